@@ -1,0 +1,3 @@
+"""Rogatory: cross-border judicial cooperation against cybercrime."""
+
+__version__ = "0.1.0"

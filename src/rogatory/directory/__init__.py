@@ -1,0 +1,1 @@
+"""The jurisdiction directory: states, their authorities, and the authority finder."""

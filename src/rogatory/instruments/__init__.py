@@ -1,0 +1,1 @@
+"""The instrument catalogue: one versioned definition file per legal instrument."""

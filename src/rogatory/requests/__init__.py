@@ -1,0 +1,1 @@
+"""Cross-border requests: their lifecycle, deadlines, service verbs, API and CLI."""

@@ -1,0 +1,124 @@
+"""The request lifecycle as data: one typed transition table, checked when imported (every state
+reachable from draft, every open state able to end), and pure functions over it.
+
+No generic update may set a status: the service changes state only through `next_state`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rogatory.errors import InvalidTransition
+from rogatory.requests.enums import FINAL_STATES, OPEN_STATES, Side, State, Verb
+
+S = State
+V = Verb
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A verb: from which states, to which state (`None`: the state stays), by which side."""
+
+    sources: frozenset[State]
+    target: State | None
+    sides: frozenset[Side]
+
+
+def _t(sources: Iterable[State], target: State | None, *sides: Side) -> Transition:
+    return Transition(frozenset(sources), target, frozenset(sides))
+
+
+TRANSITIONS: dict[Verb, Transition] = {
+    V.SUBMIT: _t([S.DRAFT], S.VALIDATION, Side.ISSUING),
+    V.VALIDATE: _t([S.VALIDATION], S.ISSUED, Side.VALIDATING),
+    V.RETURN_TO_DRAFT: _t([S.VALIDATION], S.DRAFT, Side.VALIDATING),
+    V.SEND: _t([S.ISSUED], S.RECEIVED, Side.ISSUING),
+    V.ACKNOWLEDGE: _t([S.RECEIVED], S.ACKNOWLEDGED, Side.EXECUTING),
+    V.BEGIN_REVIEW: _t([S.ACKNOWLEDGED], S.UNDER_REVIEW, Side.EXECUTING),
+    V.REQUEST_INFORMATION: _t(
+        [S.UNDER_REVIEW, S.EXECUTING], S.MORE_INFORMATION_REQUESTED, Side.EXECUTING
+    ),
+    V.PROVIDE_INFORMATION: _t([S.MORE_INFORMATION_REQUESTED], S.UNDER_REVIEW, Side.ISSUING),
+    V.BEGIN_EXECUTION: _t([S.UNDER_REVIEW], S.EXECUTING, Side.EXECUTING),
+    V.REFUSE: _t([S.RECEIVED, S.ACKNOWLEDGED, S.UNDER_REVIEW], S.REFUSED, Side.EXECUTING),
+    V.EXECUTE: _t([S.EXECUTING], S.EXECUTED, Side.EXECUTING),
+    V.EXECUTE_PARTIALLY: _t([S.EXECUTING], S.PARTIALLY_EXECUTED, Side.EXECUTING),
+    V.CLOSE: _t([S.EXECUTED, S.PARTIALLY_EXECUTED, S.REFUSED], S.CLOSED, Side.ISSUING),
+    V.WITHDRAW: _t(OPEN_STATES, S.WITHDRAWN, Side.ISSUING),
+    V.EXTEND_DEADLINE: _t(
+        [S.RECEIVED, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.EXECUTING],
+        None,
+        Side.ISSUING,
+        Side.EXECUTING,
+    ),
+}
+
+HOLDER: dict[State, Side | None] = {
+    S.DRAFT: Side.ISSUING,
+    S.VALIDATION: Side.VALIDATING,
+    S.ISSUED: Side.ISSUING,
+    S.RECEIVED: Side.EXECUTING,
+    S.ACKNOWLEDGED: Side.EXECUTING,
+    S.UNDER_REVIEW: Side.EXECUTING,
+    S.MORE_INFORMATION_REQUESTED: Side.ISSUING,
+    S.EXECUTING: Side.EXECUTING,
+    S.REFUSED: Side.ISSUING,
+    S.EXECUTED: Side.ISSUING,
+    S.PARTIALLY_EXECUTED: Side.ISSUING,
+    S.CLOSED: None,
+    S.WITHDRAWN: None,
+}
+
+
+def allowed_verbs(state: State, permitted: Iterable[Verb] | None = None) -> list[Verb]:
+    """Verbs allowed in `state`, limited to those the instrument `permitted` (if given)."""
+    limit = set(Verb) if permitted is None else set(permitted)
+    return [v for v, t in TRANSITIONS.items() if state in t.sources and v in limit]
+
+
+def next_state(state: State, verb: Verb, permitted: Iterable[Verb] | None = None) -> State:
+    """The state after `verb`, or `InvalidTransition` naming the verbs allowed instead."""
+    allowed = allowed_verbs(state, permitted)
+    if verb not in allowed:
+        raise InvalidTransition(verb.value, state.value, [v.value for v in allowed])
+    target = TRANSITIONS[verb].target
+    return state if target is None else target
+
+
+def holder(state: State) -> Side | None:
+    """Which side must act next (`None` once the request has ended)."""
+    return HOLDER[state]
+
+
+def _check_table() -> None:
+    """Every state reachable from draft; every open state can reach an end; no dead verbs."""
+    if set(HOLDER) != set(State):
+        raise AssertionError("HOLDER must name every state")
+    edges = {
+        s: {t.target or s for t in TRANSITIONS.values() if s in t.sources} for s in State
+    }
+    seen, todo = {S.DRAFT}, [S.DRAFT]
+    while todo:
+        for nxt in edges[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    if seen != set(State):
+        raise AssertionError(f"unreachable states: {sorted(set(State) - seen)}")
+    for state in State:
+        if state in FINAL_STATES:
+            if edges[state]:
+                raise AssertionError(f"final state {state} has outgoing verbs")
+            continue
+        reach, todo = {state}, [state]
+        while todo:
+            for nxt in edges[todo.pop()] - reach:
+                reach.add(nxt)
+                todo.append(nxt)
+        if not reach & FINAL_STATES:
+            raise AssertionError(f"state {state} is a trap: it cannot reach an end")
+    for verb, tr in TRANSITIONS.items():
+        if not tr.sources or not tr.sides:
+            raise AssertionError(f"verb {verb} has no source state or no side")
+
+
+_check_table()
