@@ -3,7 +3,8 @@ status, mapped to responses in one place (`rogatory.app`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 
@@ -18,7 +19,7 @@ class RogatoryError(Exception):
         self.message = message
         self.details = details
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
         return {"code": self.code, "message": self.message, **self.details}
 
 
@@ -34,11 +35,16 @@ class FieldError:
     """One invalid field: its dotted path and what is wrong with it."""
 
     field: str
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
+    message: str  # an English msgid with `{name}` placeholders, translated when shown
+    params: dict[str, Any] = dc_field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "message": self.message}
+    def text(self, lang: str = "en") -> str:
+        from rogatory.i18n import translate
+
+        return translate(self.message, lang).format(**self.params)
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        return {"field": self.field, "message": self.text(lang)}
 
 
 class ValidationFailed(RogatoryError):
@@ -52,11 +58,11 @@ class ValidationFailed(RogatoryError):
         super().__init__(f"invalid fields: {names}")
         self.errors = errors
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
         return {
             "code": self.code,
             "message": self.message,
-            "errors": [e.to_dict() for e in self.errors],
+            "errors": [e.to_dict(lang) for e in self.errors],
         }
 
 

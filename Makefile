@@ -1,0 +1,47 @@
+# Rogatory — the two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+
+export ROGATORY_DATA_DIR ?= ./var
+
+.PHONY: demo test lint typecheck unit bench messages migration clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## demo: set up a node with the demo data set and serve it
+demo: $(STAMP)
+	ROGATORY_DEMO=true $(VENV)/bin/rogatory init --demo
+	ROGATORY_DEMO=true $(VENV)/bin/rogatory serve
+
+## test: lint, type-check and run the whole suite (SQLite and PostgreSQL)
+test: $(STAMP) lint typecheck
+	$(VENV)/bin/pytest -n 2 -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench || true
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict src/rogatory
+
+## bench: every benchmark in bench/, each against its baseline
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+## messages: re-extract translatable strings into the gettext catalogs
+messages: $(STAMP)
+	$(PY) -m rogatory.i18n.extract
+
+## migration: autogenerate a migration from the models (MSG="what changed")
+migration: $(STAMP)
+	ROGATORY_DATA_DIR=$$(mktemp -d) sh -c '$(VENV)/bin/rogatory init && $(VENV)/bin/alembic revision --autogenerate -m "$(MSG)"'
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

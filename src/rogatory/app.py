@@ -1,0 +1,69 @@
+"""The FastAPI application factory: routers, error mapping (one place, `RogatoryError` → HTTP)
+and health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from rogatory import __version__
+from rogatory.clock import Clock, SystemClock
+from rogatory.config import Settings
+from rogatory.db import make_engine, make_session_factory
+from rogatory.deps import language_for
+from rogatory.errors import FieldError, RogatoryError, ValidationFailed
+
+
+def _language(request: Request) -> str:
+    lang = getattr(request.state, "language", None)
+    return lang if isinstance(lang, str) else language_for(request)
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the node's HTTP application; connects lazily (nothing at import time)."""
+    from rogatory.directory.api import router as directory_router
+    from rogatory.instruments.api import router as instruments_router
+    from rogatory.requests.api import router as requests_router
+
+    settings = settings or Settings()
+    app = FastAPI(
+        title="Rogatory",
+        version=__version__,
+        description="Cross-border judicial cooperation against cybercrime: standardized "
+        "requests tracked against their legal deadlines.",
+    )
+    engine = make_engine(settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.clock = clock or SystemClock()
+
+    @app.exception_handler(RogatoryError)
+    async def _rogatory_error(request: Request, exc: RogatoryError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+        return JSONResponse(exc.to_dict(_language(request)), exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [FieldError(_field_name(tuple(e["loc"])), str(e["msg"])) for e in exc.errors()]
+        failure = ValidationFailed(errors)
+        return JSONResponse(failure.to_dict(_language(request)), 422)
+
+    @app.get("/healthz", tags=["node"], summary="Liveness and database check")
+    def healthz() -> dict[str, str]:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return {"status": "ok", "node": settings.node_name, "version": __version__}
+
+    app.include_router(instruments_router, prefix="/api/v1")
+    app.include_router(directory_router, prefix="/api/v1")
+    app.include_router(requests_router, prefix="/api/v1")
+    return app

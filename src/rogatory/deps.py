@@ -1,0 +1,75 @@
+"""FastAPI dependencies: the node's settings and clock, one database session per HTTP request,
+the authenticated actor (bearer token) and the reader's language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from rogatory.clock import Clock
+from rogatory.config import Settings
+from rogatory.errors import Unauthenticated
+from rogatory.i18n import LANGUAGES, negotiate
+from rogatory.identity import service as identity
+from rogatory.identity.policy import Actor
+
+bearer = HTTPBearer(auto_error=False, description="An API token (rgt_…)")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_session_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    return factory
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for this HTTP request; write routes commit once, anything else rolls back."""
+    session = get_session_factory(request)()
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_actor(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("a bearer token is required")
+    actor = identity.authenticate_token(session=session, token=credentials.credentials)
+    request.state.language = language_for(request, actor)
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def language_for(request: Request, actor: Actor | None = None) -> str:
+    """`?lang=` first, then the user's remembered language, then Accept-Language."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return str(asked)
+    if actor is not None and actor.language in LANGUAGES:
+        return actor.language
+    return negotiate(request.headers.get("accept-language"))

@@ -1,0 +1,1 @@
+"""Identity and access: users, roles, API tokens and the one access policy."""

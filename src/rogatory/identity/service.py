@@ -1,0 +1,102 @@
+"""Identity service: users and API bearer tokens (random, shown once, stored as SHA-256)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from rogatory.clock import Clock
+from rogatory.directory.models import Authority
+from rogatory.errors import NotFound, Unauthenticated
+from rogatory.identity.models import ApiToken, Role, User
+from rogatory.identity.policy import Actor
+
+TOKEN_PREFIX = "rgt_"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def actor_for(session: Session, user: User) -> Actor:
+    authority = session.get(Authority, user.authority_id)
+    if authority is None:
+        raise NotFound("authority not found")
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        authority_id=user.authority_id,
+        jurisdiction=authority.jurisdiction_code,
+        role=Role(user.role),
+        language=user.language,
+        timezone=user.timezone,
+    )
+
+
+def ensure_user(
+    *, session: Session, username: str, display_name: str, authority_id: str, role: Role,
+    language: str, timezone: str, clock: Clock,
+) -> User:
+    """Create the user if absent (idempotent by username); return it."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(
+            id=str(uuid.uuid4()), username=username, display_name=display_name,
+            authority_id=authority_id, role=role.value, language=language, timezone=timezone,
+            active=True, created_at=clock.now(),
+        )
+        session.add(user)
+        session.flush()
+    return user
+
+
+def issue_token(
+    *, session: Session, user: User, name: str, clock: Clock, token: str | None = None
+) -> str:
+    """Store a new bearer token for `user` and return it (the only time it is seen)."""
+    value = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
+    if session.scalar(select(ApiToken.id).where(ApiToken.token_sha256 == _digest(value))):
+        return value
+    session.add(ApiToken(
+        id=str(uuid.uuid4()), user_id=user.id, name=name, token_sha256=_digest(value),
+        created_at=clock.now(), revoked_at=None,
+    ))
+    session.flush()
+    return value
+
+
+def demo_token(secret: str, username: str) -> str:
+    """A stable demo token derived from the node secret, so the demo can print it every start."""
+    mac = hmac.new(secret.encode(), f"demo-token:{username}".encode(), hashlib.sha256)
+    return TOKEN_PREFIX + mac.hexdigest()[:40]
+
+
+def authenticate_token(*, session: Session, token: str) -> Actor:
+    """The actor behind a bearer token, or Unauthenticated (same answer for any failure)."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
+    if row is None or row.revoked_at is not None:
+        raise Unauthenticated("invalid or revoked token")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise Unauthenticated("invalid or revoked token")
+    return actor_for(session, user)
+
+
+def actor_by_username(*, session: Session, username: str) -> Actor:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        raise NotFound(f"no active user '{username}'")
+    return actor_for(session, user)
+
+
+def revoke_token(*, session: Session, token: str, clock: Clock) -> None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
+    if row is None:
+        raise NotFound("token not found")
+    row.revoked_at = clock.now()

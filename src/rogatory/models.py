@@ -1,0 +1,8 @@
+"""Imports every table so that `Base.metadata` is complete (for Alembic and tests)."""
+
+from rogatory.db import Base
+from rogatory.directory import models as directory_models
+from rogatory.identity import models as identity_models
+from rogatory.requests import models as request_models
+
+__all__ = ["Base", "directory_models", "identity_models", "request_models"]

@@ -1,0 +1,617 @@
+"""Request service: create and list requests, and every workflow verb.
+
+Each verb checks the actor through the policy, moves the state only through the workflow table,
+closes and starts the instrument's deadlines and appends one timeline event — all in the caller's
+transaction (services never commit). A request changed meanwhile raises `StaleState`."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from rogatory.clock import Clock
+from rogatory.directory.models import Authority, Jurisdiction
+from rogatory.errors import FieldError, Forbidden, NotFound, StaleState, ValidationFailed
+from rogatory.i18n import N_
+from rogatory.identity.policy import (
+    OVERSIGHT_ROLES,
+    Actor,
+    Parties,
+    acting_side,
+    require_drafting,
+    require_visible,
+)
+from rogatory.instruments import catalogue
+from rogatory.instruments.schema import Instrument
+from rogatory.requests import deadlines as dl
+from rogatory.requests import workflow
+from rogatory.requests.enums import (
+    DataCategory,
+    DeadlineEffect,
+    DeadlineStatus,
+    Rank,
+    Side,
+    State,
+    Verb,
+)
+from rogatory.requests.forms import check_form, translatable_fields
+from rogatory.requests.models import Case, Deadline, Request, TimelineEvent
+
+MSG_UNKNOWN = N_("Unknown value.")
+MSG_NOT_BINDING = N_("{instrument} does not bind both {requesting} and {requested}.")
+MSG_WRONG_ADDRESSEE = N_("{instrument} is addressed to: {kinds}.")
+MSG_STATE_MISMATCH = N_("Must be an authority of {state}.")
+MSG_CATEGORY = N_("Not a data category of {instrument}: {categories}.")
+MSG_NO_EMERGENCY = N_("{instrument} has no emergency procedure.")
+MSG_ISSUER_RANK = N_("A {rank} may not issue this order for {categories} data ({article}).")
+MSG_VALIDATOR_RANK = N_("A {rank} may not validate this order for {categories} data ({article}).")
+MSG_REASON = N_("A reason is required.")
+MSG_GROUND = N_("Must be a ground for refusal of {instrument}: {grounds}.")
+MSG_TRANSLATION = N_("A translation into one of {languages} is needed before sending.")
+MSG_DEADLINE_KIND = N_("No open deadline of that kind can be extended.")
+MSG_EXTENSIONS_USED = N_("The extension allowed by {article} has been used.")
+MSG_SAME_STATE = N_("The requested state must differ from the requesting state.")
+MSG_EMPTY = N_("At least one is required.")
+MSG_LANGUAGE = N_("Not a language of the requested state or the executing authority.")
+
+REASON_REQUIRED = frozenset(
+    {
+        Verb.RETURN_TO_DRAFT,
+        Verb.REQUEST_INFORMATION,
+        Verb.PROVIDE_INFORMATION,
+        Verb.REFUSE,
+        Verb.EXECUTE_PARTIALLY,
+        Verb.WITHDRAW,
+        Verb.EXTEND_DEADLINE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    """What a prosecutor fills in to start a request."""
+
+    case_reference: str
+    instrument: str
+    issuing_authority_id: str
+    validating_authority_id: str
+    executing_authority_id: str
+    data_categories: list[str]
+    emergency: bool = False
+    form: dict[str, Any] = field(default_factory=dict)
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A verb with its reasons; `ground` for refusals, `deadline_kind` for extensions."""
+
+    verb: Verb
+    expected_version: int
+    reason: str = ""
+    legal_basis: str = ""
+    ground: str | None = None
+    deadline_kind: str | None = None
+
+
+def parties_of(request: Request) -> Parties:
+    return Parties(
+        issuing=request.issuing_authority_id,
+        validating=request.validating_authority_id,
+        executing=request.executing_authority_id,
+    )
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+def create_case(
+    *, session: Session, actor: Actor, reference: str, title: str, summary: str, clock: Clock,
+    participants: list[str] | None = None,
+) -> Case:
+    """Open a case led by the actor's authority; `participants` are other authorities of the
+    same state working on it (e.g. the investigating judge)."""
+    errors = []
+    if not reference.strip():
+        errors.append(FieldError("reference", N_("This field is required.")))
+    if not title.strip():
+        errors.append(FieldError("title", N_("This field is required.")))
+    if session.scalar(select(Case.id).where(Case.reference == reference)):
+        errors.append(FieldError("reference", N_("This reference is already in use.")))
+    if errors:
+        raise ValidationFailed(errors)
+    require_drafting(actor, actor.authority_id)
+    others = [p for p in participants or [] if p != actor.authority_id]
+    for index, authority_id in enumerate(others):
+        if session.get(Authority, authority_id) is None:
+            raise ValidationFailed([FieldError(f"participants.{index}", MSG_UNKNOWN)])
+    case = Case(
+        id=_new_id(),
+        reference=reference.strip(),
+        title=title.strip(),
+        summary=summary,
+        lead_authority_id=actor.authority_id,
+        participants=[actor.authority_id, *others],
+        created_at=clock.now(),
+    )
+    session.add(case)
+    session.flush()
+    return case
+
+
+def _case_visible(session: Session, actor: Actor, case: Case) -> bool:
+    if actor.role in OVERSIGHT_ROLES or actor.authority_id in (case.participants or []):
+        return True
+    party = or_(
+        Request.issuing_authority_id == actor.authority_id,
+        Request.validating_authority_id == actor.authority_id,
+        Request.executing_authority_id == actor.authority_id,
+    )
+    found = session.scalar(select(Request.id).where(Request.case_id == case.id, party).limit(1))
+    return found is not None
+
+
+def get_case(*, session: Session, actor: Actor, reference: str) -> Case:
+    case = session.scalar(select(Case).where(Case.reference == reference))
+    if case is None or not _case_visible(session, actor, case):
+        raise NotFound("case not found")
+    return case
+
+
+def list_cases(*, session: Session, actor: Actor) -> list[Case]:
+    cases = session.scalars(select(Case).order_by(Case.created_at, Case.reference)).all()
+    return [c for c in cases if _case_visible(session, actor, c)]
+
+
+# --- creation ----------------------------------------------------------------------------------
+
+
+def _rank_errors(instrument: Instrument, issuing: Authority, validating: Authority,
+                 categories: list[DataCategory]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for category in categories:
+        rule = instrument.issuer_rule(category)
+        issuer_rank = Rank(issuing.rank) if issuing.rank else None
+        needs_validation_only = issuer_rank in (Rank.INVESTIGATING_AUTHORITY, Rank.POLICE)
+        if issuer_rank not in rule.may_issue and not needs_validation_only:
+            errors.append(FieldError(
+                "issuing_authority_id", MSG_ISSUER_RANK,
+                {"rank": issuing.rank or "?", "categories": category.value,
+                 "article": rule.article},
+            ))
+        validator_rank = Rank(validating.rank) if validating.rank else None
+        if validator_rank not in rule.validators:
+            errors.append(FieldError(
+                "validating_authority_id", MSG_VALIDATOR_RANK,
+                {"rank": validating.rank or "?", "categories": category.value,
+                 "article": rule.article},
+            ))
+    return errors
+
+
+def create_request(
+    *, session: Session, actor: Actor, draft: RequestDraft, clock: Clock
+) -> Request:
+    """Open a draft request; everything checkable now is checked, naming each field."""
+    errors: list[FieldError] = []
+    instrument = catalogue.catalogue().get(draft.instrument)
+    if instrument is None:
+        raise ValidationFailed([FieldError("instrument", MSG_UNKNOWN)])
+    case = session.scalar(select(Case).where(Case.reference == draft.case_reference))
+    if case is None or not _case_visible(session, actor, case):
+        errors.append(FieldError("case_reference", MSG_UNKNOWN))
+    authorities: dict[str, Authority] = {}
+    for name in ("issuing_authority_id", "validating_authority_id", "executing_authority_id"):
+        found = session.get(Authority, getattr(draft, name))
+        if found is None:
+            errors.append(FieldError(name, MSG_UNKNOWN))
+        else:
+            authorities[name] = found
+    categories: list[DataCategory] = []
+    allowed_categories = [c.code for c in instrument.data_categories]
+    if not draft.data_categories:
+        errors.append(FieldError("data_categories", MSG_EMPTY))
+    for value in draft.data_categories:
+        try:
+            category = DataCategory(value)
+        except ValueError:
+            category = None
+        if category is None or category not in allowed_categories:
+            errors.append(FieldError("data_categories", MSG_CATEGORY, {
+                "instrument": instrument.short_name,
+                "categories": ", ".join(c.value for c in allowed_categories)}))
+        else:
+            categories.append(category)
+    if draft.emergency and instrument.emergency is None:
+        errors.append(FieldError("emergency", MSG_NO_EMERGENCY,
+                                 {"instrument": instrument.short_name}))
+    errors += check_form(instrument, draft.form, complete=False)
+    if errors:
+        raise ValidationFailed(errors)
+    issuing = authorities["issuing_authority_id"]
+    validating = authorities["validating_authority_id"]
+    executing = authorities["executing_authority_id"]
+    require_drafting(actor, issuing.id)
+    requesting = session.get(Jurisdiction, issuing.jurisdiction_code)
+    requested = session.get(Jurisdiction, executing.jurisdiction_code)
+    assert requesting is not None and requested is not None  # foreign keys
+    if validating.jurisdiction_code != requesting.code:
+        errors.append(FieldError("validating_authority_id", MSG_STATE_MISMATCH,
+                                 {"state": requesting.code}))
+    if requested.code == requesting.code:
+        errors.append(FieldError("executing_authority_id", MSG_SAME_STATE))
+    elif not (requesting.info().bound_by(instrument.binding)
+              and requested.info().bound_by(instrument.binding)):
+        errors.append(FieldError("instrument", MSG_NOT_BINDING, {
+            "instrument": instrument.short_name, "requesting": requesting.code,
+            "requested": requested.code}))
+    if executing.kind not in instrument.addressed_to:
+        errors.append(FieldError("executing_authority_id", MSG_WRONG_ADDRESSEE, {
+            "instrument": instrument.short_name,
+            "kinds": ", ".join(k.value for k in instrument.addressed_to)}))
+    errors += _rank_errors(instrument, issuing, validating, categories)
+    language = draft.language or (requesting.languages[0] if requesting.languages else "en")
+    if len(language) != 2 or not language.isalpha():
+        errors.append(FieldError("language", MSG_UNKNOWN))
+    if errors:
+        raise ValidationFailed(errors)
+    now = clock.now()
+    request = Request(
+        id=_new_id(),
+        reference=(
+            f"{instrument.short_name}-{requesting.code}{requested.code}-{now.year}-"
+            f"{secrets.token_hex(3).upper()}"
+        ),
+        case_id=case.id if case else "",
+        instrument=instrument.code,
+        instrument_version=instrument.version,
+        requesting_state=requesting.code,
+        requested_state=requested.code,
+        issuing_authority_id=issuing.id,
+        validating_authority_id=validating.id,
+        executing_authority_id=executing.id,
+        data_categories=[c.value for c in categories],
+        emergency=draft.emergency,
+        language=language,
+        form=dict(draft.form),
+        translations={},
+        state=State.DRAFT.value,
+        created_by=actor.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    session.flush()
+    _event(session, request, actor, "create", None, reason="", legal_basis=instrument.legal_basis,
+           details={"instrument_version": instrument.version}, at=now)
+    return request
+
+
+def update_draft(
+    *, session: Session, actor: Actor, request_id: str, expected_version: int,
+    form: dict[str, Any], clock: Clock,
+) -> Request:
+    """Change form values of a draft (merged into the saved ones; `None` clears a field)."""
+    request = get_request(session=session, actor=actor, request_id=request_id)
+    _check_version(request, expected_version)
+    require_drafting(actor, request.issuing_authority_id)
+    if request.state != State.DRAFT:
+        raise ValidationFailed([FieldError("state", N_("Only a draft can be edited."))])
+    merged = {k: v for k, v in {**request.form, **form}.items() if v is not None}
+    instrument = catalogue.get(request.instrument)
+    errors = check_form(instrument, merged, complete=False)
+    if errors:
+        raise ValidationFailed(errors)
+    request.form = merged
+    request.updated_at = clock.now()
+    _flush(session, request)
+    _event(session, request, actor, "edit_draft", State(request.state), reason="",
+           legal_basis="", details={"fields": sorted(form)}, at=request.updated_at)
+    return request
+
+
+def set_translation(
+    *, session: Session, actor: Actor, request_id: str, expected_version: int, field_name: str,
+    language: str, text: str, certified: bool, clock: Clock,
+) -> Request:
+    """Record the translation of one free-text field (status provided or certified)."""
+    request = get_request(session=session, actor=actor, request_id=request_id)
+    _check_version(request, expected_version)
+    require_drafting(actor, request.issuing_authority_id)
+    instrument = catalogue.get(request.instrument)
+    errors: list[FieldError] = []
+    if field_name not in translatable_fields(instrument, request.form):
+        errors.append(FieldError("field", N_("Not a filled-in field that needs translation.")))
+    if language not in accepted_languages(session, request):
+        errors.append(FieldError("language", MSG_LANGUAGE))
+    if not text.strip():
+        errors.append(FieldError("text", N_("This field is required.")))
+    if State(request.state) not in (State.DRAFT, State.VALIDATION, State.ISSUED,
+                                    State.MORE_INFORMATION_REQUESTED):
+        errors.append(FieldError("state", N_("Translations can no longer be changed.")))
+    if errors:
+        raise ValidationFailed(errors)
+    translations = dict(request.translations)
+    translations[field_name] = {
+        "language": language,
+        "text": text,
+        "status": "certified" if certified else "provided",
+    }
+    request.translations = translations
+    request.updated_at = clock.now()
+    _flush(session, request)
+    _event(session, request, actor, "translate", State(request.state), reason="",
+           legal_basis="", details={"field": field_name, "language": language,
+                                    "certified": certified}, at=request.updated_at)
+    return request
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def get_request(*, session: Session, actor: Actor, request_id: str) -> Request:
+    """The request, if it exists and `actor` may see it; otherwise NotFound either way."""
+    request = session.get(Request, request_id)
+    if request is None:
+        raise NotFound("request not found")
+    require_visible(actor, parties_of(request), "request")
+    return request
+
+
+def list_requests(
+    *, session: Session, actor: Actor, state: str | None = None, instrument: str | None = None,
+    case_reference: str | None = None, search: str | None = None, limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Request], int]:
+    """The requests `actor` may see, newest first, with the total for pagination."""
+    query = select(Request)
+    if actor.role not in OVERSIGHT_ROLES:
+        query = query.where(or_(
+            Request.issuing_authority_id == actor.authority_id,
+            Request.validating_authority_id == actor.authority_id,
+            Request.executing_authority_id == actor.authority_id,
+        ))
+    if state:
+        query = query.where(Request.state == state)
+    if instrument:
+        query = query.where(Request.instrument == instrument)
+    if case_reference:
+        query = query.join(Case, Case.id == Request.case_id).where(
+            Case.reference == case_reference)
+    if search:
+        query = query.where(Request.reference.ilike(f"%{search}%"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Request.created_at.desc(), Request.id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def accepted_languages(session: Session, request: Request) -> list[str]:
+    """Languages the executing authority accepts (else the requested state's official ones)."""
+    executing = session.get(Authority, request.executing_authority_id)
+    if executing is not None and executing.languages:
+        return list(executing.languages)
+    state = session.get(Jurisdiction, request.requested_state)
+    return list(state.languages) if state else []
+
+
+def translation_status(session: Session, request: Request) -> dict[str, str]:
+    """For each filled free-text field: not_needed, needed, provided or certified."""
+    instrument = catalogue.get(request.instrument)
+    accepted = accepted_languages(session, request)
+    result: dict[str, str] = {}
+    for name in translatable_fields(instrument, request.form):
+        given = request.translations.get(name)
+        if request.language in accepted:
+            result[name] = "not_needed"
+        elif given and given.get("language") in accepted:
+            result[name] = str(given["status"])
+        else:
+            result[name] = "needed"
+    return result
+
+
+# --- verbs -------------------------------------------------------------------------------------
+
+
+def act(
+    *, session: Session, actor: Actor, request_id: str, action: Action, clock: Clock
+) -> Request:
+    """Perform one workflow verb on a request, or raise without changing anything."""
+    request = get_request(session=session, actor=actor, request_id=request_id)
+    _check_version(request, action.expected_version)
+    instrument = catalogue.get(request.instrument)
+    current = State(request.state)
+    target = workflow.next_state(current, action.verb, instrument.verbs)
+    side = acting_side(actor, parties_of(request), action.verb)
+    if action.verb in REASON_REQUIRED and not action.reason.strip():
+        raise ValidationFailed([FieldError("reason", MSG_REASON)])
+    now = clock.now()
+    details: dict[str, Any] = {}
+    legal_basis = action.legal_basis
+    if action.verb is Verb.SUBMIT:
+        errors = check_form(instrument, request.form, complete=True)
+        if errors:
+            raise ValidationFailed(errors)
+    elif action.verb is Verb.VALIDATE:
+        validating = session.get(Authority, request.validating_authority_id)
+        issuing = session.get(Authority, request.issuing_authority_id)
+        assert validating is not None and issuing is not None
+        errors = _rank_errors(instrument, issuing, validating,
+                              [DataCategory(c) for c in request.data_categories])
+        if errors:
+            raise ValidationFailed(errors)
+        legal_basis = legal_basis or "; ".join(
+            sorted({instrument.issuer_rule(DataCategory(c)).article
+                    for c in request.data_categories}))
+    elif action.verb is Verb.SEND:
+        _require_translations(session, request)
+    elif action.verb is Verb.REFUSE:
+        legal_basis = _refusal_basis(instrument, action.ground) or legal_basis
+        details["ground"] = action.ground
+    elif action.verb is Verb.EXTEND_DEADLINE:
+        details.update(_extend(session, request, instrument, action.deadline_kind, side))
+        legal_basis = legal_basis or details["article"]
+    _close_deadlines(session, request, instrument, action.verb, now)
+    _start_deadlines(session, request, instrument, action.verb, now)
+    # the request row changes once, after the deadline queries, so its version moves by one
+    if action.verb is Verb.SEND:
+        request.sent_at = now
+    request.state = target.value
+    request.updated_at = now
+    _flush(session, request)
+    _event(session, request, actor, action.verb.value, current, reason=action.reason,
+           legal_basis=legal_basis, details={"side": side.value, **details}, at=now)
+    return request
+
+
+def _check_version(request: Request, expected: int) -> None:
+    if request.version != expected:
+        raise StaleState(expected, request.version, request.state)
+
+
+def _flush(session: Session, request: Request) -> None:
+    """Write now, so that a concurrent change surfaces here as StaleState."""
+    try:
+        session.flush()
+    except StaleDataError:
+        session.rollback()
+        current = session.get(Request, request.id)
+        raise StaleState(
+            request.version, current.version if current else -1,
+            current.state if current else "unknown",
+        ) from None
+
+
+def _require_translations(session: Session, request: Request) -> None:
+    accepted = accepted_languages(session, request)
+    missing = [k for k, v in translation_status(session, request).items() if v == "needed"]
+    if missing:
+        raise ValidationFailed([
+            FieldError(f"translations.{name}", MSG_TRANSLATION,
+                       {"languages": ", ".join(accepted)})
+            for name in missing
+        ])
+
+
+def _refusal_basis(instrument: Instrument, ground: str | None) -> str | None:
+    if not instrument.refusal_grounds:
+        return None
+    codes = [g.code for g in instrument.refusal_grounds]
+    if ground not in codes:
+        raise ValidationFailed([FieldError("ground", MSG_GROUND, {
+            "instrument": instrument.short_name, "grounds": ", ".join(codes)})])
+    return next(g.article for g in instrument.refusal_grounds if g.code == ground)
+
+
+def _timezone_for(session: Session, request: Request, holder: Side) -> str:
+    authority_id = {
+        Side.ISSUING: request.issuing_authority_id,
+        Side.VALIDATING: request.validating_authority_id,
+        Side.EXECUTING: request.executing_authority_id,
+    }[holder]
+    authority = session.get(Authority, authority_id)
+    state = session.get(Jurisdiction, authority.jurisdiction_code) if authority else None
+    return state.timezone if state else "UTC"
+
+
+def _open_deadlines(session: Session, request: Request) -> list[Deadline]:
+    return list(session.scalars(select(Deadline).where(
+        Deadline.request_id == request.id, Deadline.status == DeadlineStatus.OPEN.value)))
+
+
+def _close_deadlines(session: Session, request: Request, instrument: Instrument, verb: Verb,
+                     now: datetime) -> None:
+    for deadline in _open_deadlines(session, request):
+        rule = instrument.deadline(deadline.kind)
+        if verb in (Verb.WITHDRAW, Verb.CLOSE):
+            deadline.status = DeadlineStatus.CANCELLED.value
+        elif rule is not None and verb in rule.met_by:
+            deadline.status = dl.closing_status(rule, deadline.due_at, now).value
+        else:
+            continue
+        deadline.closed_at = now
+
+
+def _start_deadlines(session: Session, request: Request, instrument: Instrument, verb: Verb,
+                     now: datetime) -> None:
+    for rule in dl.rules_started_by(instrument, verb):
+        tz = _timezone_for(session, request, rule.holder)
+        session.add(Deadline(
+            request_id=request.id, kind=rule.kind, label=rule.label, legal_basis=rule.article,
+            verified=rule.verified and dl.COMPUTATION_VERIFIED, effect=rule.effect.value,
+            holder=rule.holder.value, emergency=request.emergency, starts_at=now,
+            due_at=dl.due_at(rule, now, emergency=request.emergency, timezone=tz),
+            status=DeadlineStatus.OPEN.value, extensions_used=0,
+        ))
+
+
+def _extend(session: Session, request: Request, instrument: Instrument, kind: str | None,
+            side: Side) -> dict[str, Any]:
+    rule = instrument.deadline(kind) if kind else None
+    deadline = next((d for d in _open_deadlines(session, request) if d.kind == kind), None)
+    if rule is None or rule.extension is None or deadline is None:
+        raise ValidationFailed([FieldError("deadline_kind", MSG_DEADLINE_KIND)])
+    if rule.extension.by is not side:
+        raise Forbidden(f"only the {rule.extension.by.value} side may extend this deadline "
+                        f"({rule.extension.article})")
+    if deadline.extensions_used >= rule.extension.times:
+        raise ValidationFailed([FieldError("deadline_kind", MSG_EXTENSIONS_USED,
+                                           {"article": rule.extension.article})])
+    previous = deadline.due_at
+    tz = _timezone_for(session, request, rule.holder)
+    deadline.due_at = dl.extended_due_at(rule, previous, tz)
+    deadline.extensions_used += 1
+    return {"deadline": kind, "previous_due_at": previous.isoformat(),
+            "due_at": deadline.due_at.isoformat(), "article": rule.extension.article}
+
+
+def _event(session: Session, request: Request, actor: Actor | None, verb: str,
+           from_state: State | None, *, reason: str, legal_basis: str, details: dict[str, Any],
+           at: datetime) -> TimelineEvent:
+    event = TimelineEvent(
+        request_id=request.id, at=at, verb=verb,
+        from_state=from_state.value if from_state else None, to_state=request.state,
+        version=request.version, actor_user_id=actor.user_id if actor else None,
+        actor_authority_id=actor.authority_id if actor else None, reason=reason,
+        legal_basis=legal_basis, details=details,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+# --- the deadline job --------------------------------------------------------------------------
+
+
+def scan_deadlines(*, session: Session, clock: Clock) -> list[Deadline]:
+    """Mark every open deadline past due as breached (or expired, for preservation periods),
+    with a timeline event each; returns those it changed."""
+    now = clock.now()
+    due = list(session.scalars(select(Deadline).where(
+        Deadline.status == DeadlineStatus.OPEN.value, Deadline.due_at < now
+    ).order_by(Deadline.due_at)))
+    for deadline in due:
+        status = dl.lapse_status(DeadlineEffect(deadline.effect))
+        deadline.status = status.value
+        deadline.closed_at = now
+        request = session.get(Request, deadline.request_id)
+        assert request is not None
+        _event(session, request, None, f"deadline_{status.value}", State(request.state),
+               reason=f"{deadline.label}: due {deadline.due_at.isoformat()}",
+               legal_basis=deadline.legal_basis,
+               details={"deadline": deadline.kind, "due_at": deadline.due_at.isoformat()},
+               at=now)
+    return due

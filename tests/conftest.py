@@ -1,0 +1,151 @@
+"""Shared fixtures: every database-backed test runs on SQLite and on PostgreSQL.
+
+PostgreSQL: `ROGATORY_TEST_POSTGRES_URL` (default the local `test` database, trust auth). Each
+test session works in a schema of its own, so parallel runs never collide. PostgreSQL must be
+reachable: `.ci/run` starts it; nothing here skips it silently."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, delete, text
+from sqlalchemy.orm import Session, sessionmaker
+
+import rogatory.models
+from rogatory.bootstrap import migrate
+from rogatory.clock import ManualClock
+from rogatory.config import Settings
+from rogatory.db import make_engine, make_session_factory
+from rogatory.directory import seed
+from rogatory.directory import service as directory
+from rogatory.identity import service as identity
+from rogatory.identity.models import ApiToken, Role, User
+from rogatory.identity.policy import Actor
+from rogatory.requests.models import Case, Deadline, Request, TimelineEvent
+
+PG_URL = os.environ.get(
+    "ROGATORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+ENGINES = ["sqlite", "postgresql"]
+START = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+def _pg_schema(worker: str) -> str:
+    return f"rgt_{os.getpid()}_{worker}_{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[Settings]:
+    """A migrated, seeded database of one engine for the whole session."""
+    data_dir = tmp_path_factory.mktemp(f"node-{request.param}")
+    if request.param == "sqlite":
+        cfg = Settings(data_dir=data_dir, secret_key="test-secret", node_name="test.node")
+        admin: Engine | None = None
+    else:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        schema = _pg_schema(worker)
+        admin = create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        cfg = Settings(data_dir=data_dir, database_url=PG_URL, database_schema=schema,
+                       secret_key="test-secret", node_name="test.node")
+    engine = make_engine(cfg)
+    migrate(engine)
+    with Session(engine) as session:
+        directory.seed(session=session, jurisdictions=seed.load_jurisdictions(),
+                       authorities=seed.load_authorities())
+        session.commit()
+    engine.dispose()
+    yield cfg
+    if admin is not None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{cfg.database_schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """A session factory; tables written by tests are emptied afterwards."""
+    yield make_session_factory(engine)
+    with engine.begin() as conn:
+        for model in (TimelineEvent, Deadline, Request, Case, ApiToken, User):
+            conn.execute(delete(model))
+        extra = [t for t in rogatory.models.Base.metadata.sorted_tables
+                 if t.name.startswith("ledger_")]
+        for table in reversed(extra):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    with factory() as s:
+        yield s
+        s.rollback()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@dataclass
+class World:
+    """Demo-like parties: users of FR, DE, NL and US authorities, and a case."""
+
+    actors: dict[str, Actor]
+    tokens: dict[str, str]
+    case_reference: str
+
+
+USERS: dict[str, tuple[str, Role]] = {
+    # name: (authority id, role)
+    "fr_prosecutor": ("fr-parquet-paris-j3", Role.PROSECUTOR),
+    "fr_judge": ("fr-tj-paris-instruction", Role.INVESTIGATING_JUDGE),
+    "fr_central": ("fr-central-authority", Role.CENTRAL_AUTHORITY_OFFICER),
+    "de_provider": ("de-atlas-hosting", Role.PROVIDER_RESPONDER),
+    "de_executing": ("de-sta-berlin-rechtshilfe", Role.EXECUTING_OFFICER),
+    "de_central": ("de-central-authority", Role.CENTRAL_AUTHORITY_OFFICER),
+    "nl_provider": ("nl-nimbus-mail", Role.PROVIDER_RESPONDER),
+    "us_central": ("us-central-authority", Role.CENTRAL_AUTHORITY_OFFICER),
+    "auditor": ("fr-central-authority", Role.OVERSIGHT_AUDITOR),
+    "it_outsider": ("it-central-authority", Role.CENTRAL_AUTHORITY_OFFICER),
+}
+
+
+@pytest.fixture
+def world(factory: sessionmaker[Session], clock: ManualClock) -> World:
+    actors: dict[str, Actor] = {}
+    tokens: dict[str, str] = {}
+    with factory() as s:
+        for name, (authority, role) in USERS.items():
+            user = identity.ensure_user(session=s, username=name, display_name=name,
+                                        authority_id=authority, role=role, language="en",
+                                        timezone="UTC", clock=clock)
+            actors[name] = identity.actor_for(s, user)
+            tokens[name] = identity.issue_token(session=s, user=user, name="test", clock=clock)
+        s.add(Case(id="case-1", reference="FR-2026-LOCKSTORM", title="LockStorm ransomware",
+                   summary="Ransomware attack on hospitals",
+                   lead_authority_id="fr-parquet-paris-j3",
+                   participants=["fr-parquet-paris-j3", "fr-tj-paris-instruction"],
+                   created_at=clock.now()))
+        s.commit()
+    return World(actors=actors, tokens=tokens, case_reference="FR-2026-LOCKSTORM")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
