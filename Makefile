@@ -26,7 +26,6 @@ test: $(STAMP) lint typecheck
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench || true
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict src/rogatory

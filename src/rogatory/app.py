@@ -15,6 +15,7 @@ from rogatory.config import Settings
 from rogatory.db import make_engine, make_session_factory
 from rogatory.deps import language_for
 from rogatory.errors import FieldError, RogatoryError, ValidationFailed
+from rogatory.requests.schemas import MSG_NUL
 
 
 def _language(request: Request) -> str:
@@ -53,9 +54,28 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [FieldError(_field_name(tuple(e["loc"])), str(e["msg"])) for e in exc.errors()]
+        errors = [
+            FieldError(_field_name(tuple(e["loc"])),
+                       str(e["msg"]).removeprefix("Value error, ").replace("{", "{{")
+                       .replace("}", "}}"))
+            for e in exc.errors()
+        ]
         failure = ValidationFailed(errors)
         return JSONResponse(failure.to_dict(_language(request)), 422)
+
+    @app.middleware("http")
+    async def _refuse_nul(request: Request, call_next: Any) -> Any:
+        """NUL characters in the path or query reach no database: 422 naming where."""
+        where = None
+        if "\x00" in request.url.path:
+            where = "path"
+        else:
+            where = next((k for k, v in request.query_params.multi_items()
+                          if "\x00" in k or "\x00" in v), None)
+        if where is not None:
+            failure = ValidationFailed([FieldError(where, MSG_NUL)])
+            return JSONResponse(failure.to_dict(_language(request)), 422)
+        return await call_next(request)
 
     @app.get("/healthz", tags=["node"], summary="Liveness and database check")
     def healthz() -> dict[str, str]:

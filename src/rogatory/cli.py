@@ -39,7 +39,7 @@ app.add_typer(authorities_app, name="authorities")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(deadlines_app, name="deadlines")
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
@@ -84,8 +84,8 @@ def _print_json(data: Any) -> None:
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     table = Table(title=title)
-    for c in columns:
-        table.add_column(c)
+    for i, c in enumerate(columns):
+        table.add_column(c, no_wrap=i == 0, overflow="fold")
     for r in rows:
         table.add_row(*[str(v) if v is not None else "" for v in r])
     console.print(table)

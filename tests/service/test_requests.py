@@ -349,3 +349,31 @@ def _complete_form(code: str) -> dict[str, Any]:
             else:
                 out[f.name] = samples[f.type]
     return out
+
+
+def test_drafts_stay_with_the_issuing_side(session: Session, world: World,
+                                           clock: ManualClock) -> None:
+    req = service.create_request(
+        session=session, actor=world.actors["fr_judge"],
+        draft=draft(world, categories=["traffic"], issuer="fr_judge",
+                    validating="fr-tj-paris-instruction"), clock=clock)
+    session.commit()
+    with pytest.raises(NotFound):
+        service.get_request(session=session, actor=world.actors["de_provider"],
+                            request_id=req.id)
+    assert service.list_requests(session=session, actor=world.actors["de_provider"])[1] == 0
+    req = do(session, world, "fr_judge", req, Verb.SUBMIT, clock)
+    req = do(session, world, "fr_judge", req, Verb.VALIDATE, clock)
+    with pytest.raises(NotFound):
+        service.get_request(session=session, actor=world.actors["de_provider"],
+                            request_id=req.id)
+    for name in FIELDS_IN_FRENCH:
+        req = service.set_translation(
+            session=session, actor=world.actors["fr_judge"], request_id=req.id,
+            expected_version=req.version, field_name=name, language="de", text="Text",
+            certified=False, clock=clock)
+    req = do(session, world, "fr_judge", req, Verb.SEND, clock)
+    seen = service.get_request(session=session, actor=world.actors["de_provider"],
+                               request_id=req.id)
+    assert seen.id == req.id
+    assert service.list_requests(session=session, actor=world.actors["de_provider"])[1] == 1

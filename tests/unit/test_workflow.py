@@ -31,6 +31,8 @@ EXPECTED: dict[tuple[State, Verb], State] = {
     (State.ACKNOWLEDGED, Verb.EXTEND_DEADLINE): State.ACKNOWLEDGED,
     (State.UNDER_REVIEW, Verb.EXTEND_DEADLINE): State.UNDER_REVIEW,
     (State.EXECUTING, Verb.EXTEND_DEADLINE): State.EXECUTING,
+    (State.EXECUTED, Verb.EXTEND_DEADLINE): State.EXECUTED,
+    (State.PARTIALLY_EXECUTED, Verb.EXTEND_DEADLINE): State.PARTIALLY_EXECUTED,
     **{
         (s, Verb.WITHDRAW): State.WITHDRAWN
         for s in State
@@ -85,5 +87,5 @@ def test_table_check_rejects_an_unreachable_state(monkeypatch: pytest.MonkeyPatc
     broken = dict(workflow.TRANSITIONS)
     del broken[Verb.WITHDRAW]
     monkeypatch.setattr(workflow, "TRANSITIONS", broken)
-    with pytest.raises(AssertionError, match="unreachable states.*withdrawn"):
+    with pytest.raises(AssertionError, match=r"unreachable states.*withdrawn"):
         workflow._check_table()

@@ -29,19 +29,22 @@ class Actor:
 
 @dataclass(frozen=True)
 class Parties:
-    """The authorities that are party to one request."""
+    """The authorities that are party to one request. The validating authority joins once the
+    draft is submitted, the executing authority once the request is sent to it."""
 
     issuing: str
     validating: str
     executing: str
+    submitted: bool = True
+    sent: bool = True
 
     def sides_of(self, authority_id: str) -> set[Side]:
         sides = set()
         if authority_id == self.issuing:
             sides.add(Side.ISSUING)
-        if authority_id == self.validating:
+        if authority_id == self.validating and (self.submitted or authority_id == self.issuing):
             sides.add(Side.VALIDATING)
-        if authority_id == self.executing:
+        if authority_id == self.executing and self.sent:
             sides.add(Side.EXECUTING)
         return sides
 

@@ -73,6 +73,7 @@ class FormField(Strict):
     help: str | None = None
     article: str | None = None
     verified: bool = True
+    note: str | None = None
 
     @model_validator(mode="after")
     def _choices_match_type(self) -> FormField:
@@ -91,6 +92,7 @@ class Section(Strict):
     fields: list[FormField]
     article: str | None = None
     verified: bool = True
+    note: str | None = None
 
 
 class IssuerRule(Rule):
@@ -189,6 +191,7 @@ class Instrument(Strict):
         """True only if every rule in the file is confirmed."""
         rules: list[Rule] = [self.form_reference, *self.issuers, *self.deadlines]
         rules += [*self.refusal_grounds, *self.data_categories]
+        rules += [d.extension for d in self.deadlines if d.extension is not None]
         if self.emergency:
             rules.append(self.emergency)
         fields_ok = all(f.verified for s in self.sections for f in s.fields)

@@ -65,7 +65,8 @@ def list_requests(
     request: Request, session: SessionDep, actor: CurrentActor,
     state: str | None = None, instrument: str | None = None,
     case: str | None = None, q: str | None = Query(default=None, max_length=64),
-    limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0),
+    limit: int = Query(default=50, ge=1, le=500),
+    offset: int = Query(default=0, ge=0, le=1_000_000_000),
 ) -> RequestPage:
     rows, total = service.list_requests(
         session=session, actor=actor, state=state, instrument=instrument,

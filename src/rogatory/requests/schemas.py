@@ -5,11 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rogatory.i18n import N_
+
+MSG_NUL = N_("Must not contain NUL characters.")
 
 
-class CaseCreate(BaseModel):
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, and so is text with NUL characters (no
+    database stores them)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError(MSG_NUL)
+        return value
+
+
+class CaseCreate(Body):
     reference: str = Field(min_length=1, max_length=64)
     title: str = Field(min_length=1, max_length=200)
     summary: str = ""
@@ -26,8 +53,7 @@ class CaseRead(BaseModel):
     created_at: datetime
 
 
-class RequestCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RequestCreate(Body):
     case_reference: str = Field(min_length=1, max_length=64)
     instrument: str = Field(min_length=1, max_length=40)
     issuing_authority_id: str | None = Field(
@@ -43,22 +69,19 @@ class RequestCreate(BaseModel):
     form: dict[str, Any] = {}
 
 
-class DraftUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DraftUpdate(Body):
     version: int = Field(ge=1)
     form: dict[str, Any]
 
 
-class TranslationSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TranslationSet(Body):
     version: int = Field(ge=1)
     language: str = Field(min_length=2, max_length=2)
     text: str = Field(min_length=1)
     certified: bool = False
 
 
-class ActionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ActionBody(Body):
     version: int = Field(ge=1, description="The version you acted on (optimistic concurrency)")
     reason: str = ""
     legal_basis: str = ""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -106,6 +106,17 @@ def parties_of(request: Request) -> Parties:
         issuing=request.issuing_authority_id,
         validating=request.validating_authority_id,
         executing=request.executing_authority_id,
+        submitted=request.state != State.DRAFT,
+        sent=request.sent_at is not None,
+    )
+
+
+def _party_filter(authority_id: str) -> ColumnElement[bool]:
+    """SQL twin of `Parties.sides_of`: requests this authority is currently a party to."""
+    return or_(
+        Request.issuing_authority_id == authority_id,
+        and_(Request.validating_authority_id == authority_id, Request.state != State.DRAFT),
+        and_(Request.executing_authority_id == authority_id, Request.sent_at.is_not(None)),
     )
 
 
@@ -153,11 +164,7 @@ def create_case(
 def _case_visible(session: Session, actor: Actor, case: Case) -> bool:
     if actor.role in OVERSIGHT_ROLES or actor.authority_id in (case.participants or []):
         return True
-    party = or_(
-        Request.issuing_authority_id == actor.authority_id,
-        Request.validating_authority_id == actor.authority_id,
-        Request.executing_authority_id == actor.authority_id,
-    )
+    party = _party_filter(actor.authority_id)
     found = session.scalar(select(Request.id).where(Request.case_id == case.id, party).limit(1))
     return found is not None
 
@@ -377,11 +384,7 @@ def list_requests(
     """The requests `actor` may see, newest first, with the total for pagination."""
     query = select(Request)
     if actor.role not in OVERSIGHT_ROLES:
-        query = query.where(or_(
-            Request.issuing_authority_id == actor.authority_id,
-            Request.validating_authority_id == actor.authority_id,
-            Request.executing_authority_id == actor.authority_id,
-        ))
+        query = query.where(_party_filter(actor.authority_id))
     if state:
         query = query.where(Request.state == state)
     if instrument:

@@ -45,8 +45,10 @@ TRANSITIONS: dict[Verb, Transition] = {
     V.EXECUTE_PARTIALLY: _t([S.EXECUTING], S.PARTIALLY_EXECUTED, Side.EXECUTING),
     V.CLOSE: _t([S.EXECUTED, S.PARTIALLY_EXECUTED, S.REFUSED], S.CLOSED, Side.ISSUING),
     V.WITHDRAW: _t(OPEN_STATES, S.WITHDRAWN, Side.ISSUING),
+    # executed too: a preservation period (EPOC-PR Annex VI) runs on after the data are kept
     V.EXTEND_DEADLINE: _t(
-        [S.RECEIVED, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.EXECUTING],
+        [S.RECEIVED, S.ACKNOWLEDGED, S.UNDER_REVIEW, S.EXECUTING, S.EXECUTED,
+         S.PARTIALLY_EXECUTED],
         None,
         Side.ISSUING,
         Side.EXECUTING,

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 24a52e6110d6
+Revision ID: 2348b9e8b989
 Revises: 
-Create Date: 2026-11-26 21:07:59.280698
+Create Date: 2026-11-26 21:24:49.860927
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,7 @@ from alembic import op
 
 import rogatory.db
 
-
-revision: str = '24a52e6110d6'
+revision: str = '2348b9e8b989'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -29,6 +28,27 @@ def upgrade() -> None:
     sa.Column('bindings', sa.JSON(), nullable=False),
     sa.Column('bilateral_mla', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_jurisdictions'))
+    )
+    op.create_table('ledger_head',
+    sa.Column('id', sa.SmallInteger(), autoincrement=False, nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.CheckConstraint('id = 1', name=op.f('ck_ledger_head_single_row')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_head'))
+    )
+    op.create_table('ledger_leaves',
+    sa.Column('index', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('leaf_hash', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('created_at', rogatory.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('index', name=op.f('pk_ledger_leaves'))
+    )
+    op.create_table('ledger_nodes',
+    sa.Column('level', sa.SmallInteger(), autoincrement=False, nullable=False),
+    sa.Column('index', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
+    sa.PrimaryKeyConstraint('level', 'index', name=op.f('pk_ledger_nodes')),
+    sqlite_with_rowid=False
     )
     op.create_table('authorities',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -209,5 +229,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_authorities_jurisdiction_code'))
 
     op.drop_table('authorities')
+    op.drop_table('ledger_nodes')
+    op.drop_table('ledger_leaves')
+    op.drop_table('ledger_head')
     op.drop_table('jurisdictions')
     # ### end Alembic commands ###
