@@ -58,6 +58,9 @@ def _session() -> Iterator[Session]:
         engine.dispose()
 
 
+_language = {"current": "en"}  # the acting user's language, for error messages
+
+
 def _run(fn: Callable[[], None]) -> None:
     """Run a command body; a RogatoryError becomes a clear message and exit code 1."""
     try:
@@ -65,7 +68,7 @@ def _run(fn: Callable[[], None]) -> None:
     except ValidationFailed as exc:
         err.print(f"[red]error:[/] {exc.message}")
         for e in exc.errors:
-            err.print(f"  [bold]{e.field}[/]: {e.text()}")
+            err.print(f"  [bold]{e.field}[/]: {e.text(_language['current'])}")
         raise typer.Exit(1) from None
     except RogatoryError as exc:
         err.print(f"[red]error ({exc.code}):[/] {exc.message}")
@@ -75,7 +78,9 @@ def _run(fn: Callable[[], None]) -> None:
 def _actor(session: Session, username: str) -> Actor:
     from rogatory.identity import service as identity
 
-    return identity.actor_by_username(session=session, username=username)
+    actor = identity.actor_by_username(session=session, username=username)
+    _language["current"] = actor.language
+    return actor
 
 
 def _print_json(data: Any) -> None:
@@ -310,6 +315,33 @@ def cases_list(user: AsOpt, as_json: JsonOpt = False) -> None:
             return
         _table("Cases", ["reference", "title", "opened"],
                [[r["reference"], r["title"], r["created_at"]] for r in rows])
+
+    _run(body)
+
+
+@cases_app.command("show")
+def cases_show(user: AsOpt, reference: str, as_json: JsonOpt = False) -> None:
+    """One case and the requests in it that you may see."""
+    from rogatory.requests import service
+
+    def body() -> None:
+        with _session() as session:
+            actor = _actor(session, user)
+            case = service.get_case(session=session, actor=actor, reference=reference)
+            rows, _ = service.list_requests(session=session, actor=actor,
+                                            case_reference=reference, limit=500)
+            data = {"reference": case.reference, "title": case.title, "summary": case.summary,
+                    "lead_authority_id": case.lead_authority_id,
+                    "participants": list(case.participants),
+                    "created_at": case.created_at.isoformat(),
+                    "requests": [{"id": r.id, "reference": r.reference, "state": r.state}
+                                 for r in rows]}
+        if as_json:
+            _print_json(data)
+            return
+        console.print(f"[bold]{data['reference']}[/] {data['title']}\n{data['summary']}")
+        _table("Requests", ["id", "reference", "state"],
+               [[r["id"], r["reference"], r["state"]] for r in data["requests"]])
 
     _run(body)
 

@@ -102,6 +102,9 @@ def test_epoc_from_draft_to_closed(session: Session, world: World, clock: Manual
     validate = events[2]
     assert validate.legal_basis == "Reg. (EU) 2023/1543 Art. 4(1), 4(5)"
     assert validate.actor_authority_id == "fr-parquet-paris-j3"
+    send, acknowledge = events[5], events[6]
+    assert send.legal_basis == "Reg. (EU) 2023/1543 Art. 10(2)-(4)"  # the deadline it starts
+    assert acknowledge.legal_basis == "Regulation (EU) 2023/1543"
 
 
 def test_prosecutor_may_not_issue_for_traffic_data(session: Session, world: World,

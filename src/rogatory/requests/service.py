@@ -29,7 +29,7 @@ from rogatory.identity.policy import (
     require_visible,
 )
 from rogatory.instruments import catalogue
-from rogatory.instruments.schema import Instrument
+from rogatory.instruments.schema import DeadlineRule, Instrument
 from rogatory.requests import deadlines as dl
 from rogatory.requests import workflow
 from rogatory.requests.enums import (
@@ -468,7 +468,9 @@ def act(
         details.update(_extend(session, request, instrument, action.deadline_kind, side))
         legal_basis = legal_basis or details["article"]
     _close_deadlines(session, request, instrument, action.verb, now)
-    _start_deadlines(session, request, instrument, action.verb, now)
+    started = _start_deadlines(session, request, instrument, action.verb, now)
+    # the most specific basis: the caller's, then the deadline this verb starts, then the act
+    legal_basis = legal_basis or "; ".join(r.article for r in started) or instrument.legal_basis
     # the request row changes once, after the deadline queries, so its version moves by one
     if action.verb is Verb.SEND:
         request.sent_at = now
@@ -549,8 +551,9 @@ def _close_deadlines(session: Session, request: Request, instrument: Instrument,
 
 
 def _start_deadlines(session: Session, request: Request, instrument: Instrument, verb: Verb,
-                     now: datetime) -> None:
-    for rule in dl.rules_started_by(instrument, verb):
+                     now: datetime) -> list[DeadlineRule]:
+    rules = dl.rules_started_by(instrument, verb)
+    for rule in rules:
         tz = _timezone_for(session, request, rule.holder)
         session.add(Deadline(
             request_id=request.id, kind=rule.kind, label=rule.label, legal_basis=rule.article,
@@ -559,6 +562,7 @@ def _start_deadlines(session: Session, request: Request, instrument: Instrument,
             due_at=dl.due_at(rule, now, emergency=request.emergency, timezone=tz),
             status=DeadlineStatus.OPEN.value, extensions_used=0,
         ))
+    return rules
 
 
 def _extend(session: Session, request: Request, instrument: Instrument, kind: str | None,
