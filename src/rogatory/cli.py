@@ -330,7 +330,8 @@ def cases_show(user: AsOpt, reference: str, as_json: JsonOpt = False) -> None:
             case = service.get_case(session=session, actor=actor, reference=reference)
             rows, _ = service.list_requests(session=session, actor=actor,
                                             case_reference=reference, limit=500)
-            data = {"reference": case.reference, "title": case.title, "summary": case.summary,
+            data: dict[str, Any] = {
+                "reference": case.reference, "title": case.title, "summary": case.summary,
                     "lead_authority_id": case.lead_authority_id,
                     "participants": list(case.participants),
                     "created_at": case.created_at.isoformat(),
