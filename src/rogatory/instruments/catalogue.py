@@ -26,7 +26,9 @@ def load_file(path: Path) -> Instrument:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise CatalogueError(f"{path.name}: {where}: {first['msg']}") from exc
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise CatalogueError(f"{path.name}: {where}: {message}" if where
+                             else f"{path.name}: {message}") from exc
     if instrument.code != path.stem:
         raise CatalogueError(f"{path.name}: code '{instrument.code}' must match the file name")
     return instrument

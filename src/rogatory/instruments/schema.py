@@ -169,11 +169,14 @@ class Instrument(Strict):
         if covered != cats:
             raise ValueError(f"no issuer rule for data categories {cats - covered}")
         verbs = set(self.verbs)
-        for d in self.deadlines:
-            if d.starts_on not in verbs or not set(d.met_by) <= verbs:
-                raise ValueError(f"deadline '{d.kind}' uses verbs the instrument does not allow")
+        for i, d in enumerate(self.deadlines):
+            missing = sorted(v.value for v in {d.starts_on, *d.met_by} - verbs)
+            if missing:
+                raise ValueError(f"deadlines.{i} ('{d.kind}') uses verbs not in 'verbs': "
+                                 f"{', '.join(missing)}")
             if d.extension is not None and Verb.EXTEND_DEADLINE not in verbs:
-                raise ValueError(f"deadline '{d.kind}' is extendable but extend_deadline is not")
+                raise ValueError(f"deadlines.{i} ('{d.kind}') is extendable but 'verbs' lacks "
+                                 "extend_deadline")
         names = [f.name for s in self.sections for f in s.fields]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
