@@ -13,16 +13,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError as PydanticValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from rogatory.clock import SystemClock
 from rogatory.config import Settings
 from rogatory.db import make_engine, make_session_factory, unit_of_work
-from rogatory.errors import RogatoryError, ValidationFailed
+from rogatory.errors import ConfigurationError, RogatoryError, ValidationFailed
 from rogatory.identity.policy import Actor
-from rogatory.requests.enums import DataCategory, Measure, Verb
+from rogatory.requests.enums import DataCategory, Measure, State, Verb
 
 app = typer.Typer(help="Rogatory: cross-border judicial cooperation against cybercrime.",
                   no_args_is_help=True)
@@ -47,11 +49,19 @@ AsOpt = Annotated[str, typer.Option("--as", envvar="ROGATORY_USER",
                                     help="Act as this user (the node's operator acts for them)")]
 
 
+NOT_INITIALISED = "the node's database is not initialised: run `rogatory init` first"
+
+
 @contextmanager
 def _session() -> Iterator[Session]:
     settings = Settings()
+    url = settings.effective_database_url
+    if url.startswith("sqlite") and not (settings.data_dir / "rogatory.db").exists():
+        raise ConfigurationError(NOT_INITIALISED)  # and create no empty database file
     engine = make_engine(settings)
     try:
+        if not inspect(engine).has_table("alembic_version"):
+            raise ConfigurationError(NOT_INITIALISED)
         with unit_of_work(make_session_factory(engine)) as session:
             yield session
     finally:
@@ -63,8 +73,14 @@ _language = {"current": "en"}  # the acting user's language, for error messages
 
 def _run(fn: Callable[[], None]) -> None:
     """Run a command body; a RogatoryError becomes a clear message and exit code 1."""
+    _language["current"] = "en"
     try:
         fn()
+    except PydanticValidationError as exc:
+        for detail in exc.errors():
+            name = "ROGATORY_" + "_".join(str(p) for p in detail["loc"]).upper()
+            err.print(f"[red]error:[/] {name}: {detail['msg']}")
+        raise typer.Exit(1) from None
     except ValidationFailed as exc:
         err.print(f"[red]error:[/] {exc.message}")
         for e in exc.errors:
@@ -391,7 +407,7 @@ def _print_request(data: dict[str, Any]) -> None:
 
 @requests_app.command("list")
 def requests_list(
-    user: AsOpt, state: Annotated[str | None, typer.Option()] = None,
+    user: AsOpt, state: Annotated[State | None, typer.Option()] = None,
     instrument: Annotated[str | None, typer.Option()] = None,
     case: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option()] = 50, as_json: JsonOpt = False,

@@ -198,3 +198,8 @@ def test_nul_characters_are_refused_by_name(client: TestClient, world: World) ->
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "path"
     r = client.get("/api/v1/requests?q=a%00", headers=auth(world, "fr_prosecutor"))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "q"
+
+
+def test_unknown_state_filter_is_refused(client: TestClient, world: World) -> None:
+    r = client.get("/api/v1/requests?state=bogus", headers=auth(world, "fr_prosecutor"))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "state"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from rogatory.deps import ClockDep, CurrentActor, SessionDep, get_session_factory, language_for
 from rogatory.i18n import LANGUAGES
 from rogatory.requests import service, views
-from rogatory.requests.enums import DeadlineStatus, Verb
+from rogatory.requests.enums import DeadlineStatus, State, Verb
 from rogatory.requests.models import Deadline, TimelineEvent
 from rogatory.requests.schemas import (
     ActionBody,
@@ -63,7 +63,7 @@ def get_case(reference: str, session: SessionDep, actor: CurrentActor) -> CaseRe
 @router.get("/requests", response_model=RequestPage, summary="Requests you may see")
 def list_requests(
     request: Request, session: SessionDep, actor: CurrentActor,
-    state: str | None = None, instrument: str | None = None,
+    state: State | None = None, instrument: str | None = None,
     case: str | None = None, q: str | None = Query(default=None, max_length=64),
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0, le=1_000_000_000),
