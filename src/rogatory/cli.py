@@ -27,6 +27,7 @@ from rogatory.identity.policy import Actor
 from rogatory.requests.enums import DataCategory, Measure, State, Verb
 
 app = typer.Typer(help="Rogatory: cross-border judicial cooperation against cybercrime.",
+                  pretty_exceptions_show_locals=False,
                   no_args_is_help=True)
 requests_app = typer.Typer(help="Draft, act on and track requests.", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases.", no_args_is_help=True)
@@ -40,6 +41,12 @@ app.add_typer(jurisdictions_app, name="jurisdictions")
 app.add_typer(authorities_app, name="authorities")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(deadlines_app, name="deadlines")
+
+
+def _register_subcommands() -> None:
+    from rogatory.ledger.cli import app as ledger_app
+
+    app.add_typer(ledger_app, name="ledger")
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
@@ -597,6 +604,8 @@ def deadlines_scan(as_json: JsonOpt = False) -> None:
 
     _run(body)
 
+
+_register_subcommands()
 
 if __name__ == "__main__":
     app()

@@ -599,3 +599,17 @@ def test_unknown_state_filter_is_refused(node: Node) -> None:
     executed = node.json("requests", "list", "--as", CAMILLE, "--state", "closed")
     assert executed["total"] >= 1
     assert {i["state"] for i in executed["items"]} == {"closed"}
+
+
+def test_ledger_checkpoint_and_verify(node: Node, tmp_path: Path) -> None:
+    result = node.runner.invoke(app, ["ledger", "checkpoint"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    note = result.stdout
+    assert note.splitlines()[0].endswith("/ledger") and "\n\n— " in note
+    saved = tmp_path / "checkpoint.txt"
+    saved.write_text(note, encoding="utf-8")
+    out = plain(node.run("ledger", "verify", "--checkpoint", str(saved)).output)
+    assert "ledger intact" in out and "signature valid" in out
+    forged = tmp_path / "forged.txt"
+    forged.write_text(note.replace("/ledger\n", "/ledger-x\n"), encoding="utf-8")
+    assert "error" in node.fail("ledger", "verify", "--checkpoint", str(forged)).lower()
