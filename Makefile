@@ -32,6 +32,7 @@ typecheck: $(STAMP)
 
 ## bench: every benchmark in bench/, each against its baseline
 bench: $(STAMP)
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 ## messages: re-extract translatable strings into the gettext catalogs

@@ -4,10 +4,13 @@ and health check."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rogatory import __version__
 from rogatory.clock import Clock, SystemClock
@@ -15,6 +18,7 @@ from rogatory.config import Settings
 from rogatory.db import make_engine, make_session_factory
 from rogatory.deps import language_for
 from rogatory.errors import FieldError, RogatoryError, ValidationFailed
+from rogatory.i18n import negotiate
 from rogatory.requests.schemas import MSG_NUL
 
 
@@ -26,6 +30,30 @@ def _language(request: Request) -> str:
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
+
+
+class RefuseNul:
+    """ASGI middleware: NUL characters in the path or query reach no database; such a request
+    gets 422 naming where (a plain ASGI class: no per-request task overhead)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = None
+            if "\x00" in scope["path"]:
+                where = "path"
+            elif b"%00" in scope.get("query_string", b""):
+                pairs = parse_qsl(scope["query_string"].decode("latin-1"),
+                                  keep_blank_values=True)
+                where = next((k for k, v in pairs if "\x00" in k or "\x00" in v), "query")
+            if where is not None:
+                lang = negotiate(Headers(scope=scope).get("accept-language"))
+                failure = ValidationFailed([FieldError(where, MSG_NUL)])
+                await JSONResponse(failure.to_dict(lang), 422)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -63,26 +91,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         failure = ValidationFailed(errors)
         return JSONResponse(failure.to_dict(_language(request)), 422)
 
-    @app.middleware("http")
-    async def _refuse_nul(request: Request, call_next: Any) -> Any:
-        """NUL characters in the path or query reach no database: 422 naming where."""
-        where = None
-        if "\x00" in request.url.path:
-            where = "path"
-        else:
-            where = next((k for k, v in request.query_params.multi_items()
-                          if "\x00" in k or "\x00" in v), None)
-        if where is not None:
-            failure = ValidationFailed([FieldError(where, MSG_NUL)])
-            return JSONResponse(failure.to_dict(_language(request)), 422)
-        return await call_next(request)
-
     @app.get("/healthz", tags=["node"], summary="Liveness and database check")
     def healthz() -> dict[str, str]:
         with engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "node": settings.node_name, "version": __version__}
 
+    app.add_middleware(RefuseNul)
     app.include_router(instruments_router, prefix="/api/v1")
     app.include_router(directory_router, prefix="/api/v1")
     app.include_router(requests_router, prefix="/api/v1")

@@ -3,7 +3,7 @@ the authenticated actor (bearer token) and the reader's language."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -35,17 +35,21 @@ def get_session_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A session for this HTTP request; write routes commit once, anything else rolls back."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for this HTTP request; write routes commit once, anything else rolls back.
+
+    It is opened and closed on the event loop, and closed as soon as the route function returns
+    (`scope="function"`), so a database connection is only ever held by code that is running in
+    a worker thread — never by a request waiting for a thread (which would deadlock the pool
+    under load)."""
     session = get_session_factory(request)()
     try:
         yield session
     finally:
-        session.rollback()
-        session.close()
+        session.close()  # rolls back whatever was not committed, returns the connection
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -57,7 +61,10 @@ def get_actor(
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required")
-    actor = identity.authenticate_token(session=session, token=credentials.credentials)
+    try:
+        actor = identity.authenticate_token(session=session, token=credentials.credentials)
+    finally:
+        session.rollback()  # give the connection back before the route runs in another thread
     request.state.language = language_for(request, actor)
     return actor
 

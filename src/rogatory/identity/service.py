@@ -23,20 +23,24 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def actor_for(session: Session, user: User) -> Actor:
-    authority = session.get(Authority, user.authority_id)
-    if authority is None:
-        raise NotFound("authority not found")
+def _actor(user: User, jurisdiction: str) -> Actor:
     return Actor(
         user_id=user.id,
         username=user.username,
         display_name=user.display_name,
         authority_id=user.authority_id,
-        jurisdiction=authority.jurisdiction_code,
+        jurisdiction=jurisdiction,
         role=Role(user.role),
         language=user.language,
         timezone=user.timezone,
     )
+
+
+def actor_for(session: Session, user: User) -> Actor:
+    authority = session.get(Authority, user.authority_id)
+    if authority is None:
+        raise NotFound("authority not found")
+    return _actor(user, authority.jurisdiction_code)
 
 
 def ensure_user(
@@ -79,13 +83,17 @@ def demo_token(secret: str, username: str) -> str:
 
 def authenticate_token(*, session: Session, token: str) -> Actor:
     """The actor behind a bearer token, or Unauthenticated (same answer for any failure)."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
-    if row is None or row.revoked_at is not None:
+    found = session.execute(
+        select(User, Authority.jurisdiction_code)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .join(Authority, Authority.id == User.authority_id)
+        .where(ApiToken.token_sha256 == _digest(token), ApiToken.revoked_at.is_(None),
+               User.active.is_(True))
+    ).first()
+    if found is None:
         raise Unauthenticated("invalid or revoked token")
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
-        raise Unauthenticated("invalid or revoked token")
-    return actor_for(session, user)
+    user, jurisdiction = found
+    return _actor(user, jurisdiction)
 
 
 def actor_by_username(*, session: Session, username: str) -> Actor:

@@ -278,7 +278,7 @@ def create_request(
         id=_new_id(),
         reference=(
             f"{instrument.short_name}-{requesting.code}{requested.code}-{now.year}-"
-            f"{secrets.token_hex(3).upper()}"
+            f"{secrets.token_hex(5).upper()}"  # 40 random bits: no repeat in practice
         ),
         case_id=case.id if case else "",
         instrument=instrument.code,
