@@ -59,6 +59,7 @@ class RefuseNul:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the node's HTTP application; connects lazily (nothing at import time)."""
     from rogatory.directory.api import router as directory_router
+    from rogatory.evidence.api import router as evidence_router
     from rogatory.instruments.api import router as instruments_router
     from rogatory.requests.api import router as requests_router
 
@@ -101,4 +102,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(instruments_router, prefix="/api/v1")
     app.include_router(directory_router, prefix="/api/v1")
     app.include_router(requests_router, prefix="/api/v1")
+    app.include_router(evidence_router, prefix="/api/v1")
     return app

@@ -23,6 +23,7 @@ from rogatory.clock import SystemClock
 from rogatory.config import Settings
 from rogatory.db import make_engine, make_session_factory, unit_of_work
 from rogatory.errors import ConfigurationError, RogatoryError, ValidationFailed
+from rogatory.evidence.cli import app as evidence_app
 from rogatory.identity.policy import Actor
 from rogatory.requests.enums import DataCategory, Measure, State, Verb
 
@@ -41,6 +42,7 @@ app.add_typer(jurisdictions_app, name="jurisdictions")
 app.add_typer(authorities_app, name="authorities")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(deadlines_app, name="deadlines")
+app.add_typer(evidence_app, name="evidence")
 
 
 def _register_subcommands() -> None:
@@ -138,6 +140,9 @@ def init(demo: Annotated[bool, typer.Option(help="Load the demo data set")] = Fa
             n_j, n_a = directory.seed(session=session, jurisdictions=seed.load_jurisdictions(),
                                       authorities=seed.load_authorities())
         bootstrap.ensure_node_key(settings)
+        from rogatory.evidence.store import EvidenceStore
+
+        EvidenceStore(settings.evidence_dir).recover()  # temp files a crash left behind
         console.print(f"database ready; directory: {n_j} jurisdictions, {n_a} authorities; "
                       f"node key in {bootstrap.node_key_path(settings)}")
         if demo:

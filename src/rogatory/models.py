@@ -2,8 +2,10 @@
 
 from rogatory.db import Base
 from rogatory.directory import models as directory_models
+from rogatory.evidence import models as evidence_models
 from rogatory.identity import models as identity_models
 from rogatory.ledger import models as ledger_models
 from rogatory.requests import models as request_models
 
-__all__ = ["Base", "directory_models", "identity_models", "ledger_models", "request_models"]
+__all__ = ["Base", "directory_models", "evidence_models", "identity_models", "ledger_models",
+           "request_models"]

@@ -18,6 +18,7 @@ from rogatory.errors import (
     NotFound,
     StaleState,
     ValidationFailed,
+    VerificationError,
 )
 from rogatory.requests import service
 from rogatory.requests.enums import DeadlineStatus, State, Verb
@@ -380,3 +381,36 @@ def test_drafts_stay_with_the_issuing_side(session: Session, world: World,
                                request_id=req.id)
     assert seen.id == req.id
     assert service.list_requests(session=session, actor=world.actors["de_provider"])[1] == 1
+
+
+def test_every_timeline_event_is_a_ledger_leaf(session: Session, world: World,
+                                               clock: ManualClock) -> None:
+    from rogatory.ledger import merkle
+    from rogatory.ledger import store as ledger
+    from rogatory.ledger.models import LedgerLeaf
+
+    req = sent_epoc(session, world, clock)
+    clock.advance(timedelta(days=11))
+    service.scan_deadlines(session=session, clock=clock)  # a breach is an event too
+    session.commit()
+    events = session.scalars(select(TimelineEvent).where(TimelineEvent.request_id == req.id)
+                             .order_by(TimelineEvent.id)).all()
+    assert [e.verb for e in events][-1] == "deadline_breached"
+    size = ledger.size(session=session)
+    root = ledger.root_at(session=session, size=size)
+    for event in events:
+        assert event.ledger_index is not None
+        leaf = session.get(LedgerLeaf, event.ledger_index)
+        assert leaf is not None and leaf.kind == service.LEDGER_KIND
+        assert bytes(leaf.data) == service.ledger_entry(req, event)
+        merkle.verify_inclusion(merkle.leaf_hash(service.ledger_entry(req, event)),
+                                event.ledger_index, size,
+                                ledger.inclusion_proof(session=session, index=event.ledger_index,
+                                                       size=size), root)
+    # a rewritten reason no longer matches its leaf
+    tampered = service.ledger_entry(req, events[2]).replace(b'"validate"', b'"refuse"')
+    with pytest.raises(VerificationError):
+        merkle.verify_inclusion(merkle.leaf_hash(tampered), events[2].ledger_index or 0, size,
+                                ledger.inclusion_proof(session=session,
+                                                       index=events[2].ledger_index or 0,
+                                                       size=size), root)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from rogatory.db import Base, UTCDateTime
@@ -78,6 +78,7 @@ class TimelineEvent(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     legal_basis: Mapped[str] = mapped_column(String(200), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ledger_index: Mapped[int | None] = mapped_column(BigInteger, unique=True, index=True)
 
     request: Mapped[Request] = relationship(back_populates="timeline")
 

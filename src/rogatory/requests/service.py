@@ -6,6 +6,7 @@ transaction (services never commit). A request changed meanwhile raises `StaleSt
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from rogatory.identity.policy import (
 )
 from rogatory.instruments import catalogue
 from rogatory.instruments.schema import DeadlineRule, Instrument
+from rogatory.ledger import store as ledger
 from rogatory.requests import deadlines as dl
 from rogatory.requests import workflow
 from rogatory.requests.enums import (
@@ -597,7 +599,25 @@ def _event(session: Session, request: Request, actor: Actor | None, verb: str,
     )
     session.add(event)
     session.flush()
+    event.ledger_index = ledger.append(session=session, data=ledger_entry(request, event),
+                                       kind=LEDGER_KIND, at=at)
     return event
+
+
+LEDGER_KIND = "request_event"
+
+
+def ledger_entry(request: Request, event: TimelineEvent) -> bytes:
+    """The bytes a timeline event is in the ledger: canonical JSON (sorted keys, UTF-8, no
+    spaces), enough to recognise the event and its request without the database."""
+    return json.dumps({
+        "type": LEDGER_KIND, "event_id": event.id, "request_id": request.id,
+        "reference": request.reference, "instrument": request.instrument,
+        "at": event.at.isoformat(), "verb": event.verb, "from_state": event.from_state,
+        "to_state": event.to_state, "version": event.version,
+        "actor_user_id": event.actor_user_id, "actor_authority_id": event.actor_authority_id,
+        "reason": event.reason, "legal_basis": event.legal_basis, "details": event.details,
+    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 # --- the deadline job --------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""The evidence routes: streaming upload with claimed hashes, listing, custody; bad names
+(NUL, separators, non-UTF-8 bytes); and a truncated upload against a live server."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from conftest import World
+from rogatory.app import create_app
+from rogatory.clock import ManualClock, SystemClock
+from rogatory.config import Settings
+from rogatory.evidence.models import EvidenceItem, IngestRefusal
+
+pytestmark = pytest.mark.usefixtures("evidence_tables")
+
+META = ("examiner=Claire&acquired_at=2026-11-01T10:00:00Z&tool=FTK&tool_version=4.7"
+        "&method=logical&seal_number=S-1")
+
+
+@pytest.fixture
+def client(settings: Settings, clock: ManualClock, world: World) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, clock)) as c:
+        c.headers["Authorization"] = f"Bearer {world.tokens['fr_prosecutor']}"
+        yield c
+
+
+def _url(world: World, name: str = "disk.img") -> str:
+    return f"/api/v1/cases/{world.case_reference}/evidence?original_name={name}&{META}"
+
+
+def _tmp_files(settings: Settings) -> list[Path]:
+    tmp = settings.evidence_dir / "tmp"
+    return list(tmp.iterdir()) if tmp.is_dir() else []
+
+
+def test_upload_list_show_custody(client: TestClient, world: World, settings: Settings) -> None:
+    data = b"raw image bytes " * 10_000
+
+    def body() -> Iterator[bytes]:
+        for i in range(0, len(data), 4096):
+            yield data[i:i + 4096]
+
+    r = client.post(_url(world), content=body(), headers={
+        "X-Claimed-SHA256": hashlib.sha256(data).hexdigest()})
+    assert r.status_code == 201, r.text
+    item = r.json()
+    assert item["sha256"] == hashlib.sha256(data).hexdigest()
+    assert item["sha512"] == hashlib.sha512(data).hexdigest()
+    assert item["exhibit_number"] == "FR-2026-LOCKSTORM/EX-0001"
+    assert (settings.evidence_dir / item["sha256"][:2] / item["sha256"]).read_bytes() == data
+    listed = client.get(f"/api/v1/cases/{world.case_reference}/evidence").json()
+    assert [i["id"] for i in listed] == [item["id"]]
+    assert client.get(f"/api/v1/evidence/{item['id']}").json() == item
+    r = client.post(f"/api/v1/evidence/{item['id']}/custody",
+                    json={"kind": "transferred", "place": "Berlin", "note": "to BKA"})
+    assert r.status_code == 201, r.text
+    r = client.post(f"/api/v1/evidence/{item['id']}/custody",
+                    json={"kind": "transferred", "note": "it was Wiesbaden",
+                          "place": "Wiesbaden", "corrects": r.json()["id"]})
+    assert r.status_code == 201, r.text
+    chain = client.get(f"/api/v1/evidence/{item['id']}/custody").json()
+    assert [(e["kind"], e["place"]) for e in chain] == [
+        ("acquired", ""), ("transferred", "Berlin"), ("transferred", "Wiesbaden")]
+    assert chain[2]["corrects_event_id"] == chain[1]["id"]
+    assert _tmp_files(settings) == []
+
+
+def test_wrong_claim_is_refused_and_recorded(client: TestClient, world: World,
+                                             factory: sessionmaker[Session]) -> None:
+    r = client.post(_url(world), content=b"abc", headers={"X-Claimed-SHA256": "0" * 64})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "claimed.sha256"
+    assert "expected " + "0" * 64 in r.json()["errors"][0]["message"]
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(IngestRefusal)) == 1
+        assert s.scalar(select(func.count()).select_from(EvidenceItem)) == 0
+
+
+@pytest.mark.parametrize("name", ["a%00b", "..%2Fx", "a%2Fb", "%FF%FEx.bin", "..", ""])
+def test_bad_names_via_the_api(client: TestClient, world: World, name: str,
+                               settings: Settings) -> None:
+    r = client.post(_url(world, name), content=b"content")
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["original_name"]
+    assert _tmp_files(settings) == []
+
+
+def test_empty_duplicate_and_invisible(client: TestClient, world: World) -> None:
+    r = client.post(_url(world), content=b"")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file"
+    assert client.post(_url(world), content=b"one").status_code == 201
+    r = client.post(_url(world, "again.bin"), content=b"one")
+    assert r.status_code == 422 and "EX-0001" in r.json()["errors"][0]["message"]
+    outsider = {"Authorization": f"Bearer {world.tokens['it_outsider']}"}
+    r = client.post(_url(world), content=b"two", headers=outsider)
+    assert r.status_code == 404
+    assert client.get(f"/api/v1/cases/{world.case_reference}/evidence",
+                      headers=outsider).status_code == 404
+    assert client.get("/api/v1/evidence/unknown").status_code == 404
+
+
+def test_missing_metadata_names_each_field(client: TestClient, world: World) -> None:
+    r = client.post(f"/api/v1/cases/{world.case_reference}/evidence?original_name=a.bin",
+                    content=b"x")
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {
+        "examiner", "acquired_at", "tool", "tool_version", "method"}
+
+
+@pytest.fixture
+def server(settings: Settings, world: World) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(settings, SystemClock())
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    yield f"127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+    app.state.engine.dispose()
+
+
+def test_truncated_upload_leaves_nothing(server: str, world: World, settings: Settings,
+                                         factory: sessionmaker[Session]) -> None:
+    host, port = server.split(":")
+    sent = b"A" * 300_000
+    head = (f"POST {_url(world, 'cut.bin')} HTTP/1.1\r\nHost: {server}\r\n"
+            f"Authorization: Bearer {world.tokens['fr_prosecutor']}\r\n"
+            f"Content-Type: application/octet-stream\r\n"
+            f"Content-Length: {10 * len(sent)}\r\n\r\n").encode()
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head + sent)
+        time.sleep(0.5)  # the server is reading the body now
+    deadline = time.monotonic() + 10
+    while _tmp_files(settings) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _tmp_files(settings) == []
+    assert not (settings.evidence_dir / hashlib.sha256(sent).hexdigest()[:2] /
+                hashlib.sha256(sent).hexdigest()).exists()
+    with factory() as s:
+        assert s.scalar(select(func.count()).select_from(EvidenceItem)) == 0
