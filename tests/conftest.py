@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvicorn
 from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import rogatory.models
+from rogatory.app import create_app
 from rogatory.bootstrap import migrate
-from rogatory.clock import ManualClock
+from rogatory.clock import ManualClock, SystemClock
 from rogatory.config import Settings
 from rogatory.db import make_engine, make_session_factory
 from rogatory.directory import seed
@@ -144,6 +149,27 @@ def world(factory: sessionmaker[Session], clock: ManualClock) -> World:
                    created_at=clock.now()))
         s.commit()
     return World(actors=actors, tokens=tokens, case_reference="FR-2026-LOCKSTORM")
+
+
+@pytest.fixture
+def live_server(settings: Settings, world: World) -> Iterator[str]:
+    """The node served by uvicorn on a free loopback port, in a thread; yields "host:port"."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(settings, SystemClock())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    app.state.engine.dispose()
 
 
 @pytest.fixture(scope="session")

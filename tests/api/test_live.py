@@ -4,19 +4,13 @@ side's action without reloading."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from conftest import World
-from rogatory.app import create_app
-from rogatory.clock import SystemClock
-from rogatory.config import Settings
 
 FORM = {
     "issuing_file_number": "F-1", "addressee_name": "Atlas Hosting GmbH",
@@ -27,22 +21,8 @@ FORM = {
 
 
 @pytest.fixture
-def server(settings: Settings, world: World) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(settings, SystemClock())
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+def server(live_server: str) -> str:
+    return f"http://{live_server}"
 
 
 def test_timeline_streams_the_other_sides_action(server: str, world: World) -> None:

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from conftest import World
 from rogatory.app import create_app
-from rogatory.clock import ManualClock, SystemClock
+from rogatory.clock import ManualClock
 from rogatory.config import Settings
 from rogatory.evidence.models import EvidenceItem, IngestRefusal
 
@@ -119,22 +117,8 @@ def test_missing_metadata_names_each_field(client: TestClient, world: World) -> 
 
 
 @pytest.fixture
-def server(settings: Settings, world: World) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(settings, SystemClock())
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
-    app.state.engine.dispose()
+def server(live_server: str) -> str:
+    return live_server
 
 
 def test_truncated_upload_leaves_nothing(server: str, world: World, settings: Settings,
