@@ -270,7 +270,40 @@ def load(*, session: Session, settings: Settings, clock: Clock) -> bool:
     script.issue("camille.martin", r, "camille.martin", "de", timedelta(minutes=5))
     # 9. A freezing order to Berlin, still a draft.
     script.create("camille.martin", "freezing_order", "de-sta-berlin-rechtshilfe", ["other"])
+    # 10. Evidence: the ransom note seized at the Lyon hospital, sealed and analysed.
+    _demo_evidence(session, settings, actors, ManualClock(now - timedelta(days=8)))
     return True
+
+
+RANSOM_NOTE = (
+    b"!!! YOUR NETWORK HAS BEEN LOCKED BY LOCKSTORM !!!\n"
+    b"All files of this hospital are encrypted. Pay 40 BTC within 72 hours.\n"
+    b"Contact: ops-lockstorm@nimbusmail.example  ID: 7f3a-LYON-CHU\n"
+)
+
+
+def _demo_evidence(session: Session, settings: Settings, actors: dict[str, Actor],
+                   clock: ManualClock) -> None:
+    from rogatory.evidence import service as evidence
+    from rogatory.evidence.store import EvidenceStore
+
+    examiner = actors["ines.garcia"]
+    item = evidence.ingest(
+        session=session, store=EvidenceStore(settings.evidence_dir), actor=examiner,
+        case_reference=CASE_REFERENCE, chunks=[RANSOM_NOTE], original_name="README_LOCKSTORM.txt",
+        metadata=evidence.AcquisitionMetadata(
+            examiner="Inès Garcia", acquired_at=clock.now() - timedelta(hours=3),
+            tool="FTK Imager", tool_version="4.7.1", method="logical copy",
+            source_device="CHU Lyon file server FS-02", seal_number="SCELLE-J3-0417-01",
+            place="CHU de Lyon, salle serveurs"),
+        claimed=None, legacy_hashes=False, clock=clock)
+    for kind, note, after in (("sealed", "Sealed under SCELLE-J3-0417-01", 1),
+                              ("transferred", "Handed to the J3 evidence room", 5),
+                              ("analysed", "Ransom note text extracted", 26)):
+        clock.advance(timedelta(hours=after))
+        evidence.record_custody(session=session, actor=examiner, item_id=item.id, kind=kind,
+                                place="Paris, section J3", note=note, corrects=None,
+                                clock=clock)
 
 
 def logins(*, session: Session, settings: Settings) -> list[dict[str, str]]:
