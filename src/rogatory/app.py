@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from rogatory.evidence.api import router as evidence_router
     from rogatory.instruments.api import router as instruments_router
     from rogatory.requests.api import router as requests_router
+    from rogatory.timestamp.api import router as timestamp_router
 
     settings = settings or Settings()
     app = FastAPI(
@@ -80,6 +82,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     async def _rogatory_error(request: Request, exc: RogatoryError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         return JSONResponse(exc.to_dict(_language(request)), exc.http_status, headers=headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:
+        # a uniqueness race lost between a service's check and its insert: nothing was written
+        return JSONResponse({"code": "conflict", "message": "this conflicts with a record "
+                             "written at the same time; reload and try again"}, 409)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -103,4 +111,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(directory_router, prefix="/api/v1")
     app.include_router(requests_router, prefix="/api/v1")
     app.include_router(evidence_router, prefix="/api/v1")
+    app.include_router(timestamp_router)  # POST /tsa at the root, where RFC 3161 clients expect
     return app

@@ -47,8 +47,10 @@ app.add_typer(evidence_app, name="evidence")
 
 def _register_subcommands() -> None:
     from rogatory.ledger.cli import app as ledger_app
+    from rogatory.sim.cli import simulate
 
     app.add_typer(ledger_app, name="ledger")
+    app.command("simulate")(simulate)
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
@@ -143,6 +145,9 @@ def init(demo: Annotated[bool, typer.Option(help="Load the demo data set")] = Fa
         from rogatory.evidence.store import EvidenceStore
 
         EvidenceStore(settings.evidence_dir).recover()  # temp files a crash left behind
+        from rogatory.timestamp.authority import ensure_tsa
+
+        ensure_tsa(settings)  # the built-in time-stamping authority's key and certificates
         console.print(f"database ready; directory: {n_j} jurisdictions, {n_a} authorities; "
                       f"node key in {bootstrap.node_key_path(settings)}")
         if demo:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     demo: bool = False
     default_language: str = "en"
+    tsa_url: str | None = Field(
+        default=None, description="An external RFC 3161 TSA; default: the node's built-in TSA"
+    )
 
     @field_validator("database_schema")
     @classmethod

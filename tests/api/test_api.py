@@ -203,3 +203,13 @@ def test_nul_characters_are_refused_by_name(client: TestClient, world: World) ->
 def test_unknown_state_filter_is_refused(client: TestClient, world: World) -> None:
     r = client.get("/api/v1/requests?state=bogus", headers=auth(world, "fr_prosecutor"))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "state"
+
+
+def test_case_reference_is_compared_as_stored(client: TestClient, world: World) -> None:
+    h = auth(world, "fr_prosecutor")
+    first = client.post("/api/v1/cases", headers=h, json={"reference": "FR-2026-X1",
+                                                          "title": "One"})
+    assert first.status_code == 201
+    again = client.post("/api/v1/cases", headers=h, json={"reference": " FR-2026-X1\r",
+                                                          "title": "Two"})
+    assert again.status_code == 422 and again.json()["errors"][0]["field"] == "reference"

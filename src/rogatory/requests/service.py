@@ -136,9 +136,10 @@ def create_case(
     """Open a case led by the actor's authority; `participants` are other authorities of the
     same state working on it (e.g. the investigating judge)."""
     errors = []
-    if not reference.strip():
+    reference, title = reference.strip(), title.strip()
+    if not reference:
         errors.append(FieldError("reference", N_("This field is required.")))
-    if not title.strip():
+    if not title:
         errors.append(FieldError("title", N_("This field is required.")))
     if session.scalar(select(Case.id).where(Case.reference == reference)):
         errors.append(FieldError("reference", N_("This reference is already in use.")))
@@ -151,8 +152,8 @@ def create_case(
             raise ValidationFailed([FieldError(f"participants.{index}", MSG_UNKNOWN)])
     case = Case(
         id=_new_id(),
-        reference=reference.strip(),
-        title=title.strip(),
+        reference=reference,
+        title=title,
         summary=summary,
         lead_authority_id=actor.authority_id,
         participants=[actor.authority_id, *others],
