@@ -33,6 +33,7 @@ from rogatory.identity import service as identity
 from rogatory.identity.models import ApiToken, Role, User
 from rogatory.identity.policy import Actor
 from rogatory.requests.models import Case, Deadline, Request, TimelineEvent
+from rogatory.timestamp.authority import ensure_tsa
 
 PG_URL = os.environ.get(
     "ROGATORY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -61,6 +62,7 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         cfg = Settings(data_dir=data_dir, database_url=PG_URL, database_schema=schema,
                        secret_key="test-secret", node_name="test.node")
+    ensure_tsa(cfg, now=START)  # the node's TSA, valid from the tests' manual clock onwards
     engine = make_engine(cfg)
     migrate(engine)
     with Session(engine) as session:

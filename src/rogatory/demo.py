@@ -286,6 +286,7 @@ def _demo_evidence(session: Session, settings: Settings, actors: dict[str, Actor
                    clock: ManualClock) -> None:
     from rogatory.evidence import service as evidence
     from rogatory.evidence.store import EvidenceStore
+    from rogatory.timestamp.client import timestamper
 
     examiner = actors["ines.garcia"]
     item = evidence.ingest(
@@ -296,7 +297,8 @@ def _demo_evidence(session: Session, settings: Settings, actors: dict[str, Actor
             tool="FTK Imager", tool_version="4.7.1", method="logical copy",
             source_device="CHU Lyon file server FS-02", seal_number="SCELLE-J3-0417-01",
             place="CHU de Lyon, salle serveurs"),
-        claimed=None, legacy_hashes=False, clock=clock)
+        claimed=None, legacy_hashes=False, clock=clock,
+        timestamp=timestamper(settings))  # trusted time is never back-dated, even in a demo
     for kind, note, after in (("sealed", "Sealed under SCELLE-J3-0417-01", 1),
                               ("transferred", "Handed to the J3 evidence room", 5),
                               ("analysed", "Ransom note text extracted", 26)):

@@ -25,6 +25,7 @@ from rogatory.evidence import service
 from rogatory.evidence.models import CustodyEvent, CustodyKind, EvidenceItem
 from rogatory.evidence.store import EvidenceStore
 from rogatory.requests.schemas import Body
+from rogatory.timestamp.client import timestamper
 
 router = APIRouter(tags=["evidence"])
 
@@ -152,7 +153,8 @@ async def ingest(
                 session=session, store=store, actor=actor, case_reference=reference,
                 chunks=_body_chunks(request),
                 original_name=raw_name if raw_name is not None else original_name,
-                metadata=metadata, claimed=claimed, legacy_hashes=legacy_hashes, clock=clock)
+                metadata=metadata, claimed=claimed, legacy_hashes=legacy_hashes, clock=clock,
+                timestamp=timestamper(settings, clock=clock))
         except service.ClaimedHashMismatch as refused:
             session.rollback()
             for refusal in refused.refusals:

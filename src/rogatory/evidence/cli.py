@@ -21,6 +21,7 @@ from rich.progress import (
 )
 
 from rogatory.clock import SystemClock
+from rogatory.timestamp.client import timestamper
 
 app = typer.Typer(help="The evidence vault: ingest, list, show, custody.", no_args_is_help=True)
 
@@ -89,7 +90,8 @@ def ingest(
         metadata = service.AcquisitionMetadata(
             examiner=examiner, acquired_at=when, tool=tool, tool_version=tool_version,
             method=method, source_device=source_device, seal_number=seal_number, place=place)
-        store = EvidenceStore(Settings().evidence_dir)
+        settings = Settings()
+        store = EvidenceStore(settings.evidence_dir)
         clock = SystemClock()
         done: list[dict[str, Any]] = []
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
@@ -105,7 +107,8 @@ def ingest(
                             chunks=_file_chunks(path, progress, task),
                             original_name=os.fsencode(path.name), metadata=metadata,
                             claimed={"sha256": sha256} if sha256 else None,
-                            legacy_hashes=legacy_hashes, clock=clock)
+                            legacy_hashes=legacy_hashes, clock=clock,
+                            timestamp=timestamper(settings))
                         done.append(_item_dict(item))
                 except service.ClaimedHashMismatch as refused:
                     with root._session() as session:
@@ -181,5 +184,32 @@ def custody(item_id: str, user: AsOpt, as_json: JsonOpt = False) -> None:
                                          "corrects", "ledger"], [
             [r["id"], r["kind"], r["at"], r["actor_user_id"], r["place"], r["note"],
              r["corrects_event_id"], r["ledger_index"]] for r in rows])
+
+    root._run(body)
+
+
+@app.command("export")
+def export(
+    case: Annotated[str, typer.Option(help="Case reference")],
+    out: Annotated[Path, typer.Option(help="The package folder to create (must not exist)")],
+    user: AsOpt,
+    item: Annotated[list[str] | None, typer.Option(
+        "--item", help="Export only this item (repeat for more); default: all")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a case's evidence as a BagIt package that `rogatory verify` checks offline."""
+    from rogatory import cli as root
+    from rogatory.config import Settings
+    from rogatory.evidence.export import export_case
+
+    def body() -> None:
+        with root._session() as session:
+            path = export_case(session=session, actor=root._actor(session, user),
+                               case_reference=case, item_ids=item or None, out_dir=out,
+                               settings=Settings(), clock=SystemClock())
+        if as_json:
+            root._print_json({"path": str(path)})
+            return
+        root.console.print(f"Package written to {path}; check it with `rogatory verify {path}`")
 
     root._run(body)

@@ -12,7 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rogatory.db import Base, UTCDateTime
@@ -63,6 +72,8 @@ class EvidenceItem(Base):
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ingested_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     authority_id: Mapped[str] = mapped_column(ForeignKey("authorities.id"))
+    # RFC 3161 TimeStampResp (DER) over the SHA-256 digest, from the node's TSA at ingest
+    timestamp_token: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class CustodyEvent(Base):

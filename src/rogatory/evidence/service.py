@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -251,6 +251,7 @@ def ingest(
     *, session: Session, store: EvidenceStore, actor: Actor, case_reference: str,
     chunks: Iterable[bytes], original_name: str | bytes, metadata: AcquisitionMetadata,
     claimed: dict[str, str] | None, legacy_hashes: bool, clock: Clock,
+    timestamp: Callable[[bytes], bytes] | None = None,
 ) -> EvidenceItem:
     """Stream `chunks` into the store and record the item with its `acquired` custody event
     (a ledger leaf), or raise with nothing stored. See the module docstring for the order."""
@@ -269,6 +270,9 @@ def ingest(
         if digests.size == 0:
             raise ValidationFailed([FieldError("file", MSG_EMPTY_FILE)])
         _compare(case.id, actor, display_name(name), digests, wanted)
+        # trusted time over the content, before the ledger lock (an external TSA is a network
+        # call); the token is stored with the item and exported with it
+        token = timestamp(bytes.fromhex(digests.sha256)) if timestamp is not None else None
         item = EvidenceItem(
             id=str(uuid.uuid4()), case_id=case.id, original_name=name,
             display_name=display_name(name), size=digests.size, sha256=digests.sha256,
@@ -278,6 +282,7 @@ def ingest(
             method=metadata.method.strip(), source_device=metadata.source_device.strip(),
             seal_number=metadata.seal_number.strip(), place=metadata.place.strip(),
             ingested_at=now, ingested_by=actor.user_id, authority_id=actor.authority_id,
+            timestamp_token=token,
         )
         acquired = CustodyEvent(
             item_id=item.id, kind=CustodyKind.ACQUIRED.value, at=item.acquired_at,
