@@ -80,11 +80,16 @@ def allowed_verbs(state: State, permitted: Iterable[Verb] | None = None) -> list
 
 def next_state(state: State, verb: Verb, permitted: Iterable[Verb] | None = None) -> State:
     """The state after `verb`, or `InvalidTransition` naming the verbs allowed instead."""
+    permitted = None if permitted is None else frozenset(permitted)  # no-op for a frozenset
+    transition = TRANSITIONS.get(verb)
+    # the common case without building the allowed list (the simulator calls this millions of
+    # times); anything not allowed falls through to the full answer below
+    if transition is not None and state in transition.sources and (
+        permitted is None or verb in permitted
+    ):
+        return state if transition.target is None else transition.target
     allowed = allowed_verbs(state, permitted)
-    if verb not in allowed:
-        raise InvalidTransition(verb.value, state.value, [v.value for v in allowed])
-    target = TRANSITIONS[verb].target
-    return state if target is None else target
+    raise InvalidTransition(verb.value, state.value, [v.value for v in allowed])
 
 
 def holder(state: State) -> Side | None:
