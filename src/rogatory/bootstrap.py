@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
 from rogatory.config import Settings
+from rogatory.fsutil import fsync_dir
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -54,4 +55,5 @@ def ensure_node_key(settings: Settings) -> Ed25519PrivateKey:
         fh.flush()
         os.fsync(fh.fileno())
     tmp.rename(path)
+    fsync_dir(path.parent)
     return key

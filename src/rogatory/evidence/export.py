@@ -48,6 +48,7 @@ from rogatory.errors import FieldError, NotFound, ValidationFailed, Verification
 from rogatory.evidence import service
 from rogatory.evidence.models import CustodyEvent, EvidenceItem
 from rogatory.evidence.store import CHUNK_SIZE, EvidenceStore
+from rogatory.fsutil import fsync_dir
 from rogatory.identity.policy import Actor
 from rogatory.ledger import checkpoint as cp
 from rogatory.ledger import merkle
@@ -224,7 +225,7 @@ def export_case(*, session: Session, actor: Actor, case_reference: str,
             bagit.Bag(str(staging)).save(processes=1)  # tag manifests over metadata/ too
         os.chmod(staging, 0o755)
         os.rename(staging, out_dir)
-        _fsync_dir(out_dir.parent)
+        fsync_dir(out_dir.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -235,12 +236,6 @@ def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _check_payload(bag: Any, items: list[EvidenceItem], names: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rogatory.errors import RogatoryError
+from rogatory.fsutil import fsync_dir
 
 CHUNK_SIZE = 1 << 20  # 1 MiB
 TMP_SUFFIX = ".part"
@@ -92,8 +93,8 @@ class StagedBlob:
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(self.path, final)
-                _fsync_dir(final.parent)
-            _fsync_dir(self.path.parent)
+                fsync_dir(final.parent)
+            fsync_dir(self.path.parent)
         except OSError as exc:
             self.discard()
             if exc.errno in _FULL:
@@ -203,16 +204,10 @@ class EvidenceStore:
             finally:
                 os.close(fd)
         if removed:
-            _fsync_dir(self.tmp_dir)
+            fsync_dir(self.tmp_dir)
         return removed
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _full(exc: OSError) -> StorageFull:

@@ -28,6 +28,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rogatory.config import Settings
 from rogatory.errors import ConfigurationError
+from rogatory.fsutil import fsync_dir
 from rogatory.timestamp.rfc3161 import HASH_LENGTHS, TimeStampResp, make_request
 
 __all__ = ["TSA", "TSA_POLICY_OID", "ensure_tsa", "load_tsa", "make_request", "tsa_dir"]
@@ -243,7 +244,7 @@ def ensure_tsa(settings: Settings, *, now: datetime | None = None) -> TSA:
     staging = Path(tempfile.mkdtemp(prefix=".tsa-", dir=settings.keys_dir))  # mode 0700
     try:
         _write_authority(staging, settings.node_name, start)
-        _fsync_dir(staging)
+        fsync_dir(staging)
         try:
             os.rename(staging, directory)
         except OSError:
@@ -251,7 +252,7 @@ def ensure_tsa(settings: Settings, *, now: datetime | None = None) -> TSA:
                 raise
             shutil.rmtree(staging, ignore_errors=True)  # another process made it first
         else:
-            _fsync_dir(settings.keys_dir)
+            fsync_dir(settings.keys_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -341,11 +342,3 @@ def _write(path: Path, content: bytes, mode: int) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.chmod(path, mode)  # the umask may have narrowed it; keys stay 0600 either way
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
