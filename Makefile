@@ -32,7 +32,11 @@ typecheck: $(STAMP)
 
 ## bench: every benchmark in bench/, each against its baseline
 bench: $(STAMP)
-	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	command -v wrk >/dev/null && command -v dcfldd >/dev/null && command -v hashdeep >/dev/null \
+		|| apt-get update -qq
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	command -v dcfldd >/dev/null || apt-get install -y -qq dcfldd
+	command -v hashdeep >/dev/null || apt-get install -y -qq hashdeep
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 ## messages: re-extract translatable strings into the gettext catalogs
