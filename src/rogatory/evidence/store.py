@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,18 +155,32 @@ class EvidenceStore:
         sha256, sha512 = hashlib.sha256(), hashlib.sha512()
         md5 = hashlib.md5(usedforsecurity=False) if legacy else None
         sha1 = hashlib.sha1(usedforsecurity=False) if legacy else None
-        hashers = [h for h in (sha256, sha512, md5, sha1) if h is not None]
+        # SHA-256 and the write run here; SHA-512 (and legacy hashes) on a second thread, one
+        # chunk behind: hashlib and os.write release the GIL, so the two cores work together
+        others = [h for h in (sha512, md5, sha1) if h is not None]
+
+        def update_others(chunk: bytes) -> None:
+            for h in others:
+                h.update(chunk)
+
         path, fd = self._new_temp()
         size = 0
+        pending: Future[None] | None = None
         try:
-            for chunk in chunks:
-                for h in hashers:
-                    h.update(chunk)
-                view = memoryview(chunk)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                size += len(chunk)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash") as pool:
+                for chunk in chunks:
+                    data = bytes(chunk)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(update_others, data)
+                    sha256.update(data)
+                    view = memoryview(data)
+                    while view:
+                        written = os.write(fd, view)
+                        view = view[written:]
+                    size += len(data)
+                if pending is not None:
+                    pending.result()
             os.fchmod(fd, 0o400)
             os.fsync(fd)
         except BaseException as exc:
