@@ -48,10 +48,11 @@ app.add_typer(evidence_app, name="evidence")
 def _register_subcommands() -> None:
     from rogatory.evidence.verify_cli import verify
     from rogatory.ledger.cli import app as ledger_app
-    from rogatory.sim.cli import simulate
+    from rogatory.sim.cli import exercise, simulate
 
     app.add_typer(ledger_app, name="ledger")
     app.command("simulate")(simulate)
+    app.command("exercise")(exercise)
     app.command("verify")(verify)
 
 console = Console(width=None if sys.stdout.isatty() else 200)
