@@ -13,8 +13,10 @@ Layout of the bag:
   `proofs.json` (an RFC 9162 inclusion proof of every event against the checkpoint),
   `checkpoint.txt` (a C2SP checkpoint of the ledger signed now with the node key),
   `checkpoint.tsr` (an RFC 3161 token over SHA-256 of checkpoint.txt), `node.pub` (the note
-  verifier key), `tsa/ca.pem` and `tsa/tsa.pem`, and `timestamps/<exhibit>.tsr` for items that
-  carry a timestamp token.
+  verifier key), `tsa/ca.pem` and `tsa/tsa.pem`, `timestamps/<exhibit>.tsr` for items that
+  carry a timestamp token, `custody-report.pdf` (a one-page custody report signed PAdES by
+  the node's document-signing certificate, see `rogatory.evidence.report`) and `signer.pem`
+  (that certificate, issued by the TSA root CA).
 
 Only the selected items leave; the case narrative (`Case.summary`) does not. The bag is built in
 a temporary folder next to `out_dir` and renamed into place at the end: a failure leaves nothing.
@@ -47,6 +49,7 @@ from rogatory.directory import service as directory
 from rogatory.errors import FieldError, NotFound, ValidationFailed, VerificationError
 from rogatory.evidence import service
 from rogatory.evidence.models import CustodyEvent, EvidenceItem
+from rogatory.evidence.report import custody_report_pdf, ensure_signer
 from rogatory.evidence.store import CHUNK_SIZE, EvidenceStore
 from rogatory.fsutil import fsync_dir
 from rogatory.identity.policy import Actor
@@ -70,6 +73,8 @@ NODE_PUB = f"{METADATA}/node.pub"
 TSA_CA = f"{METADATA}/tsa/ca.pem"
 TSA_CERT = f"{METADATA}/tsa/tsa.pem"
 TIMESTAMPS = f"{METADATA}/timestamps"
+CUSTODY_REPORT = f"{METADATA}/custody-report.pdf"
+SIGNER_CERT = f"{METADATA}/signer.pem"
 
 # CASE 1.5.0 / UCO 1.4.0 namespaces, checked against case-utils' case-1.5.0.ttl.
 CONTEXT: dict[str, str] = {
@@ -215,6 +220,13 @@ def export_case(*, session: Session, actor: Actor, case_reference: str,
         authorities = {e.actor_authority_id for chain in chains.values() for e in chain}
         authority_names = {a: directory.authority(session=session, authority_id=a).name
                            for a in sorted(authorities)}
+        signer = ensure_signer(settings)
+        _write(meta / "custody-report.pdf", custody_report_pdf(
+            case_reference=case.reference, items=items,
+            custody_events=[e for chain in chains.values() for e in chain],
+            checkpoint_text=note, node_name=settings.node_name, generated_at=now,
+            signer=signer))
+        _write(meta / "signer.pem", signer.cert_pem)
         _write(meta / "case.jsonld", _json(case_graph(
             case_reference=case.reference, case_id=case.id, title=case.title,
             items=items, chains=chains, names=names, authority_names=authority_names,

@@ -11,7 +11,8 @@ Checks, each reported with every difference it found (which file or event, expec
    RFC 9162 inclusion proof against the checkpoint root, and the leaf's sha256 against the file;
 4. `timestamps`: every RFC 3161 token (checkpoint and items) against `metadata/tsa/ca.pem`, its
    imprint being the right digest;
-5. `case`: `metadata/case.jsonld` parses and names the same hashes as the manifests.
+5. `case`: `metadata/case.jsonld` parses and names the same hashes as the manifests;
+6. `report`: the PAdES signature of `metadata/custody-report.pdf` against `metadata/tsa/ca.pem`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ from rogatory.evidence.export import (
     CHECKPOINT_TSR,
     CHECKPOINT_TXT,
     CUSTODY_JSON,
+    CUSTODY_REPORT,
     NODE_PUB,
     PROOFS_JSON,
     TSA_CA,
     TSA_CERT,
 )
+from rogatory.evidence.report import verify_report_pdf
 from rogatory.ledger import checkpoint as cp
 from rogatory.ledger import merkle
 from rogatory.timestamp.verify import verify_token
@@ -455,6 +458,23 @@ def _check_case(root: Path, check: Check, computed: dict[str, dict[str, str]]) -
     check.notes.append(f"{len(named)} file(s) described with SHA-256 and SHA-512")
 
 
+# --- 6. signed custody report ------------------------------------------------------------------
+
+
+def _check_report(root: Path, check: Check) -> None:
+    try:
+        pdf, ca_pem = (root / CUSTODY_REPORT).read_bytes(), (root / TSA_CA).read_bytes()
+    except OSError as exc:
+        check.fail(CUSTODY_REPORT, f"cannot be read: {exc}")
+        return
+    try:
+        subject = verify_report_pdf(pdf, ca_pem)
+    except VerificationError as exc:
+        check.fail(CUSTODY_REPORT, f"signature does not verify: {exc.message}")
+    else:
+        check.notes.append(f"{CUSTODY_REPORT}: signed by {subject}")
+
+
 def verify_package(path: Path) -> Report:
     """Check the package at `path`; the report says which checks passed and what differs."""
     root = Path(path)
@@ -462,7 +482,8 @@ def verify_package(path: Path) -> Report:
               Check("checkpoint", "Ledger checkpoint signed by the node key (node.pub)"),
               Check("custody", "Custody events: leaf hashes, inclusion proofs, file hashes"),
               Check("timestamps", "RFC 3161 timestamp tokens against the TSA certificate"),
-              Check("case", "CASE 1.5 JSON-LD graph names the same hashes")]
+              Check("case", "CASE 1.5 JSON-LD graph names the same hashes"),
+              Check("report", "Signed custody report (PAdES)")]
     if not root.is_dir():
         checks[0].fail(str(root), "is not a folder")
         return Report(root, checks)
@@ -471,4 +492,5 @@ def verify_package(path: Path) -> Report:
     custody = _check_custody(root, checks[2], checkpoint, computed)
     _check_timestamps(root, checks[3], custody, computed)
     _check_case(root, checks[4], computed)
+    _check_report(root, checks[5])
     return Report(root, checks)
