@@ -61,7 +61,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(settings: Settings) -> Engine:
     """An engine for the settings' database; SQLite gets foreign keys and WAL."""
     url = settings.effective_database_url
-    kwargs: dict[str, Any] = {"future": True}
+    # No cap on overflow connections: a capped pool deadlocks under load when requests that hold
+    # a connection wait for a worker thread held by requests waiting for a connection. The
+    # number of connections stays bounded by the requests in flight (put a limit on those in
+    # front of the node, e.g. uvicorn's --limit-concurrency or a connection pooler).
+    kwargs: dict[str, Any] = {"future": True, "pool_size": 10, "max_overflow": -1}
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False}
