@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,7 +42,7 @@ from rogatory.clock import ensure_utc
 from rogatory.config import Settings
 from rogatory.errors import ConfigurationError, VerificationError
 from rogatory.evidence.models import CustodyEvent, EvidenceItem
-from rogatory.fsutil import fsync_dir
+from rogatory.fsutil import create_directory_atomically
 from rogatory.timestamp.authority import CA_CERT, CA_KEY, ensure_tsa, tsa_dir
 
 __all__ = ["ReportSigner", "custody_report_pdf", "ensure_signer", "load_signer",
@@ -115,21 +113,8 @@ def ensure_signer(settings: Settings, *, now: datetime | None = None) -> ReportS
         return load_signer(settings)
     ensure_tsa(settings, now=now)
     start = (now or datetime.now(UTC)).astimezone(UTC) - BACKDATE
-    staging = Path(tempfile.mkdtemp(prefix=".signer-", dir=settings.keys_dir))  # mode 0700
-    try:
-        _write_signer(staging, settings, start)
-        fsync_dir(staging)
-        try:
-            os.rename(staging, directory)
-        except OSError:
-            if not directory.exists():
-                raise
-            shutil.rmtree(staging, ignore_errors=True)  # another process made it first
-        else:
-            fsync_dir(settings.keys_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    create_directory_atomically(directory,
+                                lambda staging: _write_signer(staging, settings, start))
     return load_signer(settings)
 
 

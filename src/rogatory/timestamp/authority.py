@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -28,7 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from rogatory.config import Settings
 from rogatory.errors import ConfigurationError
-from rogatory.fsutil import fsync_dir
+from rogatory.fsutil import create_directory_atomically
 from rogatory.timestamp.rfc3161 import HASH_LENGTHS, TimeStampResp, make_request
 
 __all__ = ["TSA", "TSA_POLICY_OID", "ensure_tsa", "load_tsa", "make_request", "tsa_dir"]
@@ -239,23 +237,9 @@ def ensure_tsa(settings: Settings, *, now: datetime | None = None) -> TSA:
     directory = tsa_dir(settings)
     if directory.exists():
         return load_tsa(directory)
-    settings.keys_dir.mkdir(parents=True, exist_ok=True)
     start = (now or datetime.now(UTC)).astimezone(UTC) - BACKDATE
-    staging = Path(tempfile.mkdtemp(prefix=".tsa-", dir=settings.keys_dir))  # mode 0700
-    try:
-        _write_authority(staging, settings.node_name, start)
-        fsync_dir(staging)
-        try:
-            os.rename(staging, directory)
-        except OSError:
-            if not directory.exists():
-                raise
-            shutil.rmtree(staging, ignore_errors=True)  # another process made it first
-        else:
-            fsync_dir(settings.keys_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    create_directory_atomically(
+        directory, lambda staging: _write_authority(staging, settings.node_name, start))
     return load_tsa(directory)
 
 
