@@ -12,12 +12,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine, create_engine, delete, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -153,13 +155,12 @@ def world(factory: sessionmaker[Session], clock: ManualClock) -> World:
     return World(actors=actors, tokens=tokens, case_reference="FR-2026-LOCKSTORM")
 
 
-@pytest.fixture
-def live_server(settings: Settings, world: World) -> Iterator[str]:
-    """The node served by uvicorn on a free loopback port, in a thread; yields "host:port"."""
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn on a free loopback port, in a thread; yields "host:port"."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(settings, SystemClock())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -168,9 +169,19 @@ def live_server(settings: Settings, world: World) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(settings: Settings, world: World) -> Iterator[str]:
+    """The node served on a free loopback port; yields "host:port"."""
+    app = create_app(settings, SystemClock())
+    with serving(app) as address:
+        yield address
     app.state.engine.dispose()
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from cryptography import x509
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -20,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from timestamp_support import decode, openssl_verify, tst_info
 
+from conftest import serving
 from rogatory.clock import ManualClock
 from rogatory.config import Settings
 from rogatory.errors import VerificationError
@@ -52,20 +50,8 @@ def client(tsa_settings: Settings) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def server(tsa_settings: Settings) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(tiny_app(tsa_settings), host="127.0.0.1", port=port,
-                                        log_level="error"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(tiny_app(tsa_settings)) as address:
+        yield f"http://{address}"
 
 
 def test_post_tsa_grants_a_token(client: TestClient, tsa_settings: Settings,
