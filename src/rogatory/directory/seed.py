@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -192,19 +192,28 @@ def _errors(label: str, entry: Any, exc: ValidationError) -> list[FieldError]:
     return out
 
 
-def load_jurisdictions(path: Path = DEFAULT_JURISDICTIONS) -> dict[str, JurisdictionInfo]:
-    """Every jurisdiction in the seed file, by alpha-2 code, after checking each entry."""
-    entries = _read(path, "jurisdictions")
+_Entry = TypeVar("_Entry", bound=BaseModel)
+
+
+def _parse_entries(entries: list[Any], model: type[_Entry], kind: str, key: str, *,
+                   strict: bool) -> tuple[list[tuple[str, _Entry]], list[FieldError]]:
+    """Each entry checked against `model`: the parsed ones with their labels, and every fault
+    named by entry (e.g. `jurisdictions[DK].timezone`)."""
     errors: list[FieldError] = []
-    parsed: list[tuple[str, _JurisdictionIn]] = []
+    parsed: list[tuple[str, _Entry]] = []
     for index, entry in enumerate(entries):
-        label = _label("jurisdictions", index, entry, "code")
+        label = _label(kind, index, entry, key)
         try:
-            item = _JurisdictionIn.model_validate(entry, strict=True)
+            parsed.append((label, model.model_validate(entry, strict=strict)))
         except ValidationError as exc:
             errors.extend(_errors(label, entry, exc))
-            continue
-        parsed.append((label, item))
+    return parsed, errors
+
+
+def load_jurisdictions(path: Path = DEFAULT_JURISDICTIONS) -> dict[str, JurisdictionInfo]:
+    """Every jurisdiction in the seed file, by alpha-2 code, after checking each entry."""
+    parsed, errors = _parse_entries(_read(path, "jurisdictions"), _JurisdictionIn,
+                                    "jurisdictions", "code", strict=True)
 
     codes = [item.code for _, item in parsed]
     for label, item in parsed:
@@ -262,17 +271,8 @@ def load_authorities(
 
     Each must belong to a jurisdiction in `jurisdictions` (default: the shipped seed)."""
     known = jurisdictions if jurisdictions is not None else load_jurisdictions()
-    entries = _read(path, "authorities")
-    errors: list[FieldError] = []
-    parsed: list[tuple[str, _AuthorityIn]] = []
-    for index, entry in enumerate(entries):
-        label = _label("authorities", index, entry, "id")
-        try:
-            item = _AuthorityIn.model_validate(entry, strict=False)
-        except ValidationError as exc:
-            errors.extend(_errors(label, entry, exc))
-            continue
-        parsed.append((label, item))
+    parsed, errors = _parse_entries(_read(path, "authorities"), _AuthorityIn, "authorities",
+                                    "id", strict=False)
 
     ids = [item.id for _, item in parsed]
     for label, item in parsed:
