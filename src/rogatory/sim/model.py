@@ -14,7 +14,7 @@ long requests are not censored. Requests drafted after the warm-up are recorded.
 from __future__ import annotations
 
 import random
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort_right
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import simpy
+from simpy.resources.resource import SortedQueue
 
 from rogatory.directory.info import JurisdictionInfo
 from rogatory.directory.seed import load_jurisdictions
@@ -160,6 +161,24 @@ class Calendar:
         return self.starts[j] + (target - self.cum_before[j])
 
 
+class _InsortQueue(SortedQueue):
+    """SimPy's priority put-queue, kept sorted by inserting each request in place (O(log n) key
+    look-ups) instead of re-sorting the whole queue on every request; same order, ties FIFO."""
+
+    def append(self, item: Any) -> None:
+        if self.maxlen is not None and len(self) >= self.maxlen:
+            raise RuntimeError("Cannot append event. Queue is full.")
+        insort_right(self, item, key=_request_key)
+
+
+def _request_key(request: Any) -> Any:
+    return request.key
+
+
+class _PriorityResource(simpy.PriorityResource):
+    PutQueue = _InsortQueue
+
+
 class Pool:
     """A staffed resource during one replication: its SimPy queue, calendar and statistics."""
 
@@ -168,7 +187,7 @@ class Pool:
         self.name = name
         self.spec = res
         # emergencies go first; without any, a plain FIFO queue (cheaper) behaves the same
-        self.queue = (simpy.PriorityResource(env, capacity=res.count) if priority
+        self.queue = (_PriorityResource(env, capacity=res.count) if priority
                       else simpy.Resource(env, capacity=res.count))
         self.cal = cal
         self.work = 0.0  # open days worked, for work started inside the window
