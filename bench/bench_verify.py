@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_ingest import make_input, make_node
+from bench_ingest import make_input, make_node, verdict
 from rogatory.clock import SystemClock
 from rogatory.evidence.export import export_case
 from rogatory.evidence.verify import verify_package
@@ -66,10 +66,6 @@ def timed(row: Row) -> None:
     begin = time.perf_counter()
     row.run()
     row.times.append(time.perf_counter() - begin)
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def main() -> int:

@@ -401,9 +401,10 @@ def get_item(*, session: Session, actor: Actor, item_id: str) -> EvidenceItem:
     item = session.get(EvidenceItem, item_id)
     if item is None:
         raise NotFound("evidence item not found")
-    visible = {c.id for c in requests_service.list_cases(session=session, actor=actor)}
-    if item.case_id not in visible:
-        raise NotFound("evidence item not found")
+    try:
+        requests_service.get_case_by_id(session=session, actor=actor, case_id=item.case_id)
+    except NotFound:
+        raise NotFound("evidence item not found") from None
     return item
 
 

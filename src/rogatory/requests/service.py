@@ -164,7 +164,9 @@ def create_case(
     return case
 
 
-def _case_visible(session: Session, actor: Actor, case: Case) -> bool:
+def case_visible(session: Session, actor: Actor, case: Case) -> bool:
+    """Whether `actor` may see `case`: its authority works on it, is a party to one of its
+    requests, or the actor has the oversight role."""
     if actor.role in OVERSIGHT_ROLES or actor.authority_id in (case.participants or []):
         return True
     party = _party_filter(actor.authority_id)
@@ -174,14 +176,22 @@ def _case_visible(session: Session, actor: Actor, case: Case) -> bool:
 
 def get_case(*, session: Session, actor: Actor, reference: str) -> Case:
     case = session.scalar(select(Case).where(Case.reference == reference))
-    if case is None or not _case_visible(session, actor, case):
+    if case is None or not case_visible(session, actor, case):
+        raise NotFound("case not found")
+    return case
+
+
+def get_case_by_id(*, session: Session, actor: Actor, case_id: str) -> Case:
+    """The case with this id, if `actor` may see it; NotFound either way."""
+    case = session.get(Case, case_id)
+    if case is None or not case_visible(session, actor, case):
         raise NotFound("case not found")
     return case
 
 
 def list_cases(*, session: Session, actor: Actor) -> list[Case]:
     cases = session.scalars(select(Case).order_by(Case.created_at, Case.reference)).all()
-    return [c for c in cases if _case_visible(session, actor, c)]
+    return [c for c in cases if case_visible(session, actor, c)]
 
 
 # --- creation ----------------------------------------------------------------------------------
@@ -219,7 +229,7 @@ def create_request(
     if instrument is None:
         raise ValidationFailed([FieldError("instrument", MSG_UNKNOWN)])
     case = session.scalar(select(Case).where(Case.reference == draft.case_reference))
-    if case is None or not _case_visible(session, actor, case):
+    if case is None or not case_visible(session, actor, case):
         errors.append(FieldError("case_reference", MSG_UNKNOWN))
     authorities: dict[str, Authority] = {}
     for name in ("issuing_authority_id", "validating_authority_id", "executing_authority_id"):
