@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     engine = make_engine(settings)
     app.state.settings = settings
     app.state.engine = engine
+    app.state.inline_reads = engine.dialect.name == "sqlite"  # see `deps.run_read`
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
 

@@ -3,12 +3,13 @@ the authenticated actor (bearer token) and the reader's language."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from rogatory.clock import Clock
 from rogatory.config import Settings
@@ -20,12 +21,16 @@ from rogatory.identity.policy import Actor
 bearer = HTTPBearer(auto_error=False, description="An API token (rgt_…)")
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in a worker
+# thread, and the hand-off costs more than the dependency.
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -50,21 +55,45 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+T = TypeVar("T")
+
+
+async def run_read(request: Request, read: Callable[[], T]) -> T:
+    """Run the database reads of a route.
+
+    On SQLite they run right here on the event loop: they are reads of an in-process database
+    under WAL, which never wait for a lock, and handing them to a worker thread and back costs
+    more than the reads themselves. On a database across a network they run in a worker thread,
+    so that the event loop never waits for a round trip. (Writes always run in a worker thread:
+    they may wait for a lock.)"""
+    if request.app.state.inline_reads:
+        return read()
+    return await run_in_threadpool(read)
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_actor(
+async def get_actor(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
+    """The authenticated actor, from one indexed query (see `run_read`)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required")
-    try:
-        actor = identity.authenticate_token(session=session, token=credentials.credentials)
-    finally:
-        session.rollback()  # give the connection back before the route runs in another thread
+    token = credentials.credentials
+
+    if request.app.state.inline_reads:  # the route's reads follow on the same connection
+        actor = identity.authenticate_token(session=session, token=token)
+    else:
+        def lookup() -> Actor:
+            try:
+                return identity.authenticate_token(session=session, token=token)
+            finally:
+                session.rollback()  # give the connection back before the route runs
+
+        actor = await run_in_threadpool(lookup)
     request.state.language = language_for(request, actor)
     return actor
 

@@ -7,7 +7,7 @@ import hmac
 import secrets
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from rogatory.clock import Clock
@@ -81,19 +81,27 @@ def demo_token(secret: str, username: str) -> str:
     return TOKEN_PREFIX + mac.hexdigest()[:40]
 
 
+# Built once: this runs on every API call.
+_BY_TOKEN = (
+    select(User.id, User.username, User.display_name, User.authority_id, User.role,
+           User.language, User.timezone, Authority.jurisdiction_code)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .join(Authority, Authority.id == User.authority_id)
+    .where(ApiToken.token_sha256 == bindparam("digest"), ApiToken.revoked_at.is_(None),
+           User.active.is_(True))
+)
+
+
 def authenticate_token(*, session: Session, token: str) -> Actor:
     """The actor behind a bearer token, or Unauthenticated (same answer for any failure)."""
-    found = session.execute(
-        select(User, Authority.jurisdiction_code)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .join(Authority, Authority.id == User.authority_id)
-        .where(ApiToken.token_sha256 == _digest(token), ApiToken.revoked_at.is_(None),
-               User.active.is_(True))
-    ).first()
+    found = session.connection().execute(_BY_TOKEN, {"digest": _digest(token)}).first()
     if found is None:
         raise Unauthenticated("invalid or revoked token")
-    user, jurisdiction = found
-    return _actor(user, jurisdiction)
+    return Actor(
+        user_id=found.id, username=found.username, display_name=found.display_name,
+        authority_id=found.authority_id, jurisdiction=found.jurisdiction_code,
+        role=Role(found.role), language=found.language, timezone=found.timezone,
+    )
 
 
 def actor_by_username(*, session: Session, username: str) -> Actor:

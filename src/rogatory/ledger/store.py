@@ -10,13 +10,15 @@ fold right to left into its hash. So a root needs popcount(size) stored nodes an
 
 Appending extends the right frontier (the complete subtrees the current size decomposes into)
 like a binary counter; the frontier's popcount(size) nodes are read in one query, then leaves and
-new nodes are written with two driver-level bulk inserts (executemany).
+new nodes are written with two driver-level bulk inserts (executemany). A transaction may reserve
+its indexes first and write the leaves later (`reserve`, `write`), e.g. to store each index in
+the row the leaf records before the leaf's data is known.
 
-Writers append one at a time: each append first locks the one-row `ledger_head` — SELECT ...
-FOR UPDATE on PostgreSQL; on SQLite, which has one writer per database and no FOR UPDATE, a no-op
-UPDATE of the row takes the write lock before the size is read. The lock is held until the
-caller's transaction ends. Should two writers ever compute the same indexes anyway, the primary
-keys of `ledger_leaves` and `ledger_nodes` make the second fail rather than fork the log.
+Writers append one at a time: each first reserves its indexes with one `UPDATE ledger_head SET
+size = size + n ... RETURNING size`, which locks the head row on PostgreSQL and takes the write
+lock on SQLite (one writer per database) until the caller's transaction ends. Should two
+writers ever compute the same indexes anyway, the primary keys of `ledger_leaves` and
+`ledger_nodes` make the second fail rather than fork the log.
 
 Functions take `*, session` and never commit: the caller's unit of work does.
 """
@@ -44,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from rogatory.db import driver_execute
 from rogatory.errors import FieldError, NotFound, ValidationFailed
 from rogatory.ledger import merkle
 from rogatory.ledger.models import KIND_LENGTH, LedgerHead, LedgerLeaf, LedgerNode
@@ -123,7 +126,7 @@ def _fetch(session: Session, keys: Iterable[Key]) -> dict[Key, bytes]:
     for n, (level, index) in enumerate(wanted):
         params[f"l{n}"] = level
         params[f"i{n}"] = index
-    rows = session.execute(_fetch_statement(len(wanted)), params)
+    rows = session.connection().execute(_fetch_statement(len(wanted)), params)
     return {(level, index): digest for level, index, digest in rows}
 
 
@@ -203,39 +206,50 @@ def consistency_proof(*, session: Session, size1: int, size2: int) -> list[bytes
 # --- appending ---------------------------------------------------------------------------------
 
 
-def _lock_head(session: Session) -> int:
-    """Lock the head row (creating it on first use) and return the log's size."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        # SQLite ignores FOR UPDATE. A write takes its one write lock now, waiting for the
-        # current writer (busy_timeout); reading the size first and writing afterwards would
-        # instead fail on a stale snapshot as soon as another writer got in between.
-        session.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(size=_HEAD.c.size))
-    query = select(_HEAD.c.size).where(_HEAD.c.id == _HEAD_ID).with_for_update()
-    current = session.execute(query).scalar()
-    if current is None:
+_RESERVE = (update(_HEAD).where(_HEAD.c.id == _HEAD_ID)
+            .values(size=_HEAD.c.size + bindparam("count")).returning(_HEAD.c.size))
+
+
+def reserve(*, session: Session, count: int) -> int:
+    """Claim the next `count` leaf indexes for this transaction; returns the first.
+
+    One statement, `UPDATE ledger_head SET size = size + count ... RETURNING size`, both takes
+    the lock (the head row's lock on PostgreSQL, the database's write lock on SQLite, held until
+    the transaction ends) and moves the size on; the caller must then `write` exactly those
+    leaves in the same transaction. The head row is created on first use."""
+    if count < 1:
+        raise ValueError(f"cannot reserve {count} leaves")
+    connection = session.connection()
+    end = driver_execute(connection, _RESERVE, {"count": count}).scalar()
+    if end is None:
         row = {"id": _HEAD_ID, "size": 0}
+        dialect = session.get_bind().dialect.name
         if dialect == "postgresql":
             session.execute(postgresql.insert(_HEAD).values(row).on_conflict_do_nothing())
         elif dialect == "sqlite":
             session.execute(sqlite.insert(_HEAD).values(row).on_conflict_do_nothing())
         else:
             session.execute(insert(_HEAD).values(row))
-        current = session.execute(query).scalar_one()
-    return int(current)
+        end = driver_execute(connection, _RESERVE, {"count": count}).scalar_one()
+    return int(end) - count
 
 
-def append_many(*, session: Session, items: Sequence[tuple[bytes, str]], at: datetime) -> list[int]:
-    """Append `(data, kind)` items in order at time `at`; returns their indexes. Writes the
-    leaves and every subtree they complete with one bulk insert each."""
+def _check_items(items: Sequence[tuple[bytes, str]], at: datetime) -> None:
     if at.tzinfo is None:
         raise ValueError("naive datetimes are refused; use an aware UTC datetime")
     for _, kind in items:
         if not kind or len(kind) > KIND_LENGTH:
             raise ValueError(f"leaf kind {kind!r} must have 1 to {KIND_LENGTH} characters")
+
+
+def write(*, session: Session, start: int, items: Sequence[tuple[bytes, str]],
+          at: datetime) -> None:
+    """Write `(data, kind)` items as the leaves `start`, `start + 1`, ... that `reserve` gave
+    this transaction, with every subtree they complete: one bulk insert each for leaves and
+    nodes."""
+    _check_items(items, at)
     if not items:
-        return []
-    start = _lock_head(session)
+        return
     frontier = _frontier(session, start)
     leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
     connection = session.connection()
@@ -256,9 +270,16 @@ def append_many(*, session: Session, items: Sequence[tuple[bytes, str]], at: dat
         frontier.append(digest)
     _bulk_insert(connection, _LEAVES, _LEAF_COLUMNS, leaves)
     _bulk_insert(connection, _NODES, _NODE_COLUMNS, nodes)
-    end = start + len(items)
-    session.execute(update(_HEAD).where(_HEAD.c.id == _HEAD_ID).values(size=end))
-    return list(range(start, end))
+
+
+def append_many(*, session: Session, items: Sequence[tuple[bytes, str]], at: datetime) -> list[int]:
+    """Append `(data, kind)` items in order at time `at`; returns their indexes."""
+    _check_items(items, at)
+    if not items:
+        return []
+    start = reserve(session=session, count=len(items))
+    write(session=session, start=start, items=items, at=at)
+    return list(range(start, start + len(items)))
 
 
 _LEAF_COLUMNS = ("index", "leaf_hash", "data", "kind", "created_at")

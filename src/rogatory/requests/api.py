@@ -6,13 +6,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
-from rogatory.deps import ClockDep, CurrentActor, SessionDep, get_session_factory, language_for
+from rogatory.deps import (
+    ClockDep,
+    CurrentActor,
+    SessionDep,
+    get_session_factory,
+    language_for,
+    run_read,
+)
 from rogatory.i18n import LANGUAGES
 from rogatory.requests import service, views
 from rogatory.requests.enums import DeadlineStatus, State, Verb
@@ -73,15 +81,14 @@ def list_requests(
         case_reference=case, search=q, limit=limit, offset=offset,
     )
     lang = language_for(request, actor)
-    due: dict[str, object] = {}
+    due: dict[str, datetime] = {}
     if rows:
-        due = dict(session.execute(
+        due = {request_id: first_due for request_id, first_due in session.execute(
             select(Deadline.request_id, func.min(Deadline.due_at))
             .where(Deadline.request_id.in_([r.id for r in rows]),
                    Deadline.status == DeadlineStatus.OPEN.value)
-            .group_by(Deadline.request_id)
-        ).tuples().all())
-    items = [views.request_summary(r, due.get(r.id), lang) for r in rows]  # type: ignore[arg-type]
+            .group_by(Deadline.request_id))}
+    items = [views.request_summary(r, due.get(r.id), lang) for r in rows]
     return RequestPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -104,10 +111,17 @@ def create_request(body: RequestCreate, request: Request, session: SessionDep,
 
 
 @router.get("/requests/{request_id}", response_model=RequestRead, summary="One request")
-def get_request(request_id: str, request: Request, session: SessionDep, actor: CurrentActor,
-                clock: ClockDep) -> RequestRead:
-    found = service.get_request(session=session, actor=actor, request_id=request_id)
-    return views.request_read(session, found, actor, clock.now(), language_for(request, actor))
+async def get_request(request_id: str, request: Request, session: SessionDep,
+                      actor: CurrentActor, clock: ClockDep) -> Response:
+    # The most frequent call: reads run as `run_read` says, and the read model, validated
+    # when built, is serialized once by pydantic.
+    def read() -> RequestRead:
+        found = service.read_request(session=session, actor=actor, request_id=request_id)
+        return views.snapshot_read(session, found, actor, clock.now(),
+                                   language_for(request, actor))
+
+    body = await run_read(request, read)
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.patch("/requests/{request_id}", response_model=RequestRead,

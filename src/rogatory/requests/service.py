@@ -6,19 +6,22 @@ transaction (services never commit). A request changed meanwhile raises `StaleSt
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from rogatory.clock import Clock
-from rogatory.directory.models import Authority, Jurisdiction
+from rogatory.db import driver_execute
+from rogatory.directory import cache as directory
+from rogatory.directory.info import AuthorityInfo
+from rogatory.directory.models import Authority
 from rogatory.errors import FieldError, Forbidden, NotFound, StaleState, ValidationFailed
 from rogatory.i18n import N_
 from rogatory.identity.policy import (
@@ -31,9 +34,8 @@ from rogatory.identity.policy import (
 )
 from rogatory.instruments import catalogue
 from rogatory.instruments.schema import DeadlineRule, Instrument
-from rogatory.ledger import store as ledger
 from rogatory.requests import deadlines as dl
-from rogatory.requests import workflow
+from rogatory.requests import timeline, workflow
 from rogatory.requests.enums import (
     DataCategory,
     DeadlineEffect,
@@ -44,7 +46,9 @@ from rogatory.requests.enums import (
     Verb,
 )
 from rogatory.requests.forms import check_form, translatable_fields
-from rogatory.requests.models import Case, Deadline, Request, TimelineEvent
+from rogatory.requests.models import Case, Deadline, Request
+from rogatory.requests.timeline import LEDGER_KIND  # noqa: F401  (re-exported)
+from rogatory.requests.timeline import event_entry as ledger_entry  # noqa: F401
 
 MSG_UNKNOWN = N_("Unknown value.")
 MSG_NOT_BINDING = N_("{instrument} does not bind both {requesting} and {requested}.")
@@ -122,6 +126,15 @@ def _party_filter(authority_id: str) -> ColumnElement[bool]:
     )
 
 
+_REQUESTS = cast(Table, Request.__table__)
+_REQUEST_INSERT = insert(_REQUESTS)
+_REQUEST_MOVE = update(_REQUESTS).where(
+    _REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.version == bindparam("expected"))
+_CASES = cast(Table, Case.__table__)
+_CASE_BY_REFERENCE = select(_CASES.c.id, _CASES.c.participants).where(
+    _CASES.c.reference == bindparam("reference"))
+
+
 def _new_id() -> str:
     return str(uuid.uuid4())
 
@@ -167,10 +180,15 @@ def create_case(
 def case_visible(session: Session, actor: Actor, case: Case) -> bool:
     """Whether `actor` may see `case`: its authority works on it, is a party to one of its
     requests, or the actor has the oversight role."""
-    if actor.role in OVERSIGHT_ROLES or actor.authority_id in (case.participants or []):
+    return _case_visible(session, actor, case.id, case.participants)
+
+
+def _case_visible(session: Session, actor: Actor, case_id: str,
+                  participants: list[str] | None) -> bool:
+    if actor.role in OVERSIGHT_ROLES or actor.authority_id in (participants or []):
         return True
     party = _party_filter(actor.authority_id)
-    found = session.scalar(select(Request.id).where(Request.case_id == case.id, party).limit(1))
+    found = session.scalar(select(Request.id).where(Request.case_id == case_id, party).limit(1))
     return found is not None
 
 
@@ -197,25 +215,24 @@ def list_cases(*, session: Session, actor: Actor) -> list[Case]:
 # --- creation ----------------------------------------------------------------------------------
 
 
-def _rank_errors(instrument: Instrument, issuing: Authority, validating: Authority,
+def _rank_errors(instrument: Instrument, issuing: AuthorityInfo, validating: AuthorityInfo,
                  categories: list[DataCategory]) -> list[FieldError]:
     errors: list[FieldError] = []
     for category in categories:
         rule = instrument.issuer_rule(category)
-        issuer_rank = Rank(issuing.rank) if issuing.rank else None
+        issuer_rank = issuing.rank
         needs_validation_only = issuer_rank in (Rank.INVESTIGATING_AUTHORITY, Rank.POLICE)
         if issuer_rank not in rule.may_issue and not needs_validation_only:
             errors.append(FieldError(
                 "issuing_authority_id", MSG_ISSUER_RANK,
-                {"rank": issuing.rank or "?", "categories": category.value,
+                {"rank": issuing.rank.value if issuing.rank else "?", "categories": category.value,
                  "article": rule.article},
             ))
-        validator_rank = Rank(validating.rank) if validating.rank else None
-        if validator_rank not in rule.validators:
+        if validating.rank not in rule.validators:
             errors.append(FieldError(
                 "validating_authority_id", MSG_VALIDATOR_RANK,
-                {"rank": validating.rank or "?", "categories": category.value,
-                 "article": rule.article},
+                {"rank": validating.rank.value if validating.rank else "?",
+                 "categories": category.value, "article": rule.article},
             ))
     return errors
 
@@ -228,12 +245,13 @@ def create_request(
     instrument = catalogue.catalogue().get(draft.instrument)
     if instrument is None:
         raise ValidationFailed([FieldError("instrument", MSG_UNKNOWN)])
-    case = session.scalar(select(Case).where(Case.reference == draft.case_reference))
-    if case is None or not case_visible(session, actor, case):
+    case = session.connection().execute(_CASE_BY_REFERENCE,
+                                        {"reference": draft.case_reference}).first()
+    if case is None or not _case_visible(session, actor, case.id, case.participants):
         errors.append(FieldError("case_reference", MSG_UNKNOWN))
-    authorities: dict[str, Authority] = {}
+    authorities: dict[str, AuthorityInfo] = {}
     for name in ("issuing_authority_id", "validating_authority_id", "executing_authority_id"):
-        found = session.get(Authority, getattr(draft, name))
+        found = directory.authority(session, getattr(draft, name))
         if found is None:
             errors.append(FieldError(name, MSG_UNKNOWN))
         else:
@@ -263,16 +281,16 @@ def create_request(
     validating = authorities["validating_authority_id"]
     executing = authorities["executing_authority_id"]
     require_drafting(actor, issuing.id)
-    requesting = session.get(Jurisdiction, issuing.jurisdiction_code)
-    requested = session.get(Jurisdiction, executing.jurisdiction_code)
+    requesting = directory.jurisdiction(session, issuing.jurisdiction)
+    requested = directory.jurisdiction(session, executing.jurisdiction)
     assert requesting is not None and requested is not None  # foreign keys
-    if validating.jurisdiction_code != requesting.code:
+    if validating.jurisdiction != requesting.code:
         errors.append(FieldError("validating_authority_id", MSG_STATE_MISMATCH,
                                  {"state": requesting.code}))
     if requested.code == requesting.code:
         errors.append(FieldError("executing_authority_id", MSG_SAME_STATE))
-    elif not (requesting.info().bound_by(instrument.binding)
-              and requested.info().bound_by(instrument.binding)):
+    elif not (requesting.bound_by(instrument.binding)
+              and requested.bound_by(instrument.binding)):
         errors.append(FieldError("instrument", MSG_NOT_BINDING, {
             "instrument": instrument.short_name, "requesting": requesting.code,
             "requested": requested.code}))
@@ -287,32 +305,38 @@ def create_request(
     if errors:
         raise ValidationFailed(errors)
     now = clock.now()
-    request = Request(
-        id=_new_id(),
-        reference=(
+    values: dict[str, Any] = {
+        "id": _new_id(),
+        "reference": (
             f"{instrument.short_name}-{requesting.code}{requested.code}-{now.year}-"
             f"{secrets.token_hex(5).upper()}"  # 40 random bits: no repeat in practice
         ),
-        case_id=case.id if case else "",
-        instrument=instrument.code,
-        instrument_version=instrument.version,
-        requesting_state=requesting.code,
-        requested_state=requested.code,
-        issuing_authority_id=issuing.id,
-        validating_authority_id=validating.id,
-        executing_authority_id=executing.id,
-        data_categories=[c.value for c in categories],
-        emergency=draft.emergency,
-        language=language,
-        form=dict(draft.form),
-        translations={},
-        state=State.DRAFT.value,
-        created_by=actor.user_id,
-        created_at=now,
-        updated_at=now,
-    )
+        "case_id": case.id if case else "",
+        "instrument": instrument.code,
+        "instrument_version": instrument.version,
+        "requesting_state": requesting.code,
+        "requested_state": requested.code,
+        "issuing_authority_id": issuing.id,
+        "validating_authority_id": validating.id,
+        "executing_authority_id": executing.id,
+        "data_categories": [c.value for c in categories],
+        "emergency": draft.emergency,
+        "language": language,
+        "form": dict(draft.form),
+        "translations": {},
+        "state": State.DRAFT.value,
+        "created_by": actor.user_id,
+        "created_at": now,
+        "updated_at": now,
+        "sent_at": None,
+        "version": 1,
+    }
+    # Written with one Core INSERT, then attached to the session as the stored row it now is
+    # (the ORM's unit of work costs more than the insert itself on this path).
+    driver_execute(session.connection(), _REQUEST_INSERT, values)
+    request = Request(**values)
+    make_transient_to_detached(request)
     session.add(request)
-    session.flush()
     _event(session, request, actor, "create", None, reason="", legal_basis=instrument.legal_basis,
            details={"instrument_version": instrument.version}, at=now)
     return request
@@ -389,6 +413,39 @@ def get_request(*, session: Session, actor: Actor, request_id: str) -> Request:
     return request
 
 
+_READ = select(_REQUESTS, _CASES.c.reference.label("case_reference")).join(
+    _CASES, _CASES.c.id == _REQUESTS.c.case_id).where(_REQUESTS.c.id == bindparam("request_id"))
+_DEADLINES = cast(Table, Deadline.__table__)
+_READ_DEADLINES = select(_DEADLINES).where(
+    _DEADLINES.c.request_id == bindparam("request_id")).order_by(_DEADLINES.c.id)
+
+
+@dataclass(frozen=True)
+class RequestSnapshot:
+    """A request as read for display: copies outside the session (never to be added to one),
+    with its case's reference and its deadlines."""
+
+    request: Request
+    case_reference: str
+    deadlines: list[Deadline]
+
+
+def read_request(*, session: Session, actor: Actor, request_id: str) -> RequestSnapshot:
+    """What `get_request` and the view of it need, in two Core queries (the most frequent read
+    of the node); NotFound when absent or not visible to `actor`."""
+    connection = session.connection()
+    row = connection.execute(_READ, {"request_id": request_id}).first()
+    if row is None:
+        raise NotFound("request not found")
+    values = row._asdict()
+    case_reference = values.pop("case_reference")
+    request = Request(**values)
+    require_visible(actor, parties_of(request), "request")
+    deadlines = [Deadline(**d._asdict())
+                 for d in connection.execute(_READ_DEADLINES, {"request_id": request_id})]
+    return RequestSnapshot(request=request, case_reference=case_reference, deadlines=deadlines)
+
+
 def list_requests(
     *, session: Session, actor: Actor, state: str | None = None, instrument: str | None = None,
     case_reference: str | None = None, search: str | None = None, limit: int = 50,
@@ -416,10 +473,10 @@ def list_requests(
 
 def accepted_languages(session: Session, request: Request) -> list[str]:
     """Languages the executing authority accepts (else the requested state's official ones)."""
-    executing = session.get(Authority, request.executing_authority_id)
+    executing = directory.authority(session, request.executing_authority_id)
     if executing is not None and executing.languages:
         return list(executing.languages)
-    state = session.get(Jurisdiction, request.requested_state)
+    state = directory.jurisdiction(session, request.requested_state)
     return list(state.languages) if state else []
 
 
@@ -462,8 +519,8 @@ def act(
         if errors:
             raise ValidationFailed(errors)
     elif action.verb is Verb.VALIDATE:
-        validating = session.get(Authority, request.validating_authority_id)
-        issuing = session.get(Authority, request.issuing_authority_id)
+        validating = directory.authority(session, request.validating_authority_id)
+        issuing = directory.authority(session, request.issuing_authority_id)
         assert validating is not None and issuing is not None
         errors = _rank_errors(instrument, issuing, validating,
                               [DataCategory(c) for c in request.data_categories])
@@ -485,14 +542,33 @@ def act(
     # the most specific basis: the caller's, then the deadline this verb starts, then the act
     legal_basis = legal_basis or "; ".join(r.article for r in started) or instrument.legal_basis
     # the request row changes once, after the deadline queries, so its version moves by one
-    if action.verb is Verb.SEND:
-        request.sent_at = now
-    request.state = target.value
-    request.updated_at = now
-    _flush(session, request)
+    _move(session, request, target, now, sent=action.verb is Verb.SEND)
     _event(session, request, actor, action.verb.value, current, reason=action.reason,
            legal_basis=legal_basis, details={"side": side.value, **details}, at=now)
     return request
+
+
+def _move(session: Session, request: Request, target: State, now: datetime, *,
+          sent: bool) -> None:
+    """Write the request's new state with one Core UPDATE guarded by its version (StaleState if
+    another transaction changed it meanwhile), then bring the session's object in line without
+    a second write."""
+    if session.new or session.dirty:
+        session.flush()  # the deadlines this verb started or closed
+    changes: dict[str, Any] = {"state": target.value, "updated_at": now,
+                               "version": request.version + 1,
+                               "sent_at": now if sent else request.sent_at}
+    result = driver_execute(session.connection(), _REQUEST_MOVE,
+                            {**changes, "request_id": request.id, "expected": request.version})
+    if result.rowcount != 1:
+        current = session.connection().execute(
+            select(_REQUESTS.c.version, _REQUESTS.c.state).where(_REQUESTS.c.id == request.id)
+        ).first()
+        session.rollback()
+        raise StaleState(request.version, current.version if current else -1,
+                         current.state if current else "unknown")
+    for name, value in changes.items():
+        set_committed_value(request, name, value)
 
 
 def _check_version(request: Request, expected: int) -> None:
@@ -540,8 +616,8 @@ def _timezone_for(session: Session, request: Request, holder: Side) -> str:
         Side.VALIDATING: request.validating_authority_id,
         Side.EXECUTING: request.executing_authority_id,
     }[holder]
-    authority = session.get(Authority, authority_id)
-    state = session.get(Jurisdiction, authority.jurisdiction_code) if authority else None
+    authority = directory.authority(session, authority_id)
+    state = directory.jurisdiction(session, authority.jurisdiction) if authority else None
     return state.timezone if state else "UTC"
 
 
@@ -552,6 +628,9 @@ def _open_deadlines(session: Session, request: Request) -> list[Deadline]:
 
 def _close_deadlines(session: Session, request: Request, instrument: Instrument, verb: Verb,
                      now: datetime) -> None:
+    if verb not in (Verb.WITHDRAW, Verb.CLOSE) and not any(
+            verb in rule.met_by for rule in instrument.deadlines):
+        return  # this verb closes no deadline of the instrument: nothing to look up
     for deadline in _open_deadlines(session, request):
         rule = instrument.deadline(deadline.kind)
         if verb in (Verb.WITHDRAW, Verb.CLOSE):
@@ -600,35 +679,9 @@ def _extend(session: Session, request: Request, instrument: Instrument, kind: st
 
 def _event(session: Session, request: Request, actor: Actor | None, verb: str,
            from_state: State | None, *, reason: str, legal_basis: str, details: dict[str, Any],
-           at: datetime) -> TimelineEvent:
-    event = TimelineEvent(
-        request_id=request.id, at=at, verb=verb,
-        from_state=from_state.value if from_state else None, to_state=request.state,
-        version=request.version, actor_user_id=actor.user_id if actor else None,
-        actor_authority_id=actor.authority_id if actor else None, reason=reason,
-        legal_basis=legal_basis, details=details,
-    )
-    session.add(event)
-    session.flush()
-    event.ledger_index = ledger.append(session=session, data=ledger_entry(request, event),
-                                       kind=LEDGER_KIND, at=at)
-    return event
-
-
-LEDGER_KIND = "request_event"
-
-
-def ledger_entry(request: Request, event: TimelineEvent) -> bytes:
-    """The bytes a timeline event is in the ledger: canonical JSON (sorted keys, UTF-8, no
-    spaces), enough to recognise the event and its request without the database."""
-    return json.dumps({
-        "type": LEDGER_KIND, "event_id": event.id, "request_id": request.id,
-        "reference": request.reference, "instrument": request.instrument,
-        "at": event.at.isoformat(), "verb": event.verb, "from_state": event.from_state,
-        "to_state": event.to_state, "version": event.version,
-        "actor_user_id": event.actor_user_id, "actor_authority_id": event.actor_authority_id,
-        "reason": event.reason, "legal_basis": event.legal_basis, "details": event.details,
-    }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+           at: datetime) -> None:
+    timeline.record(session, request, actor, verb, from_state, reason=reason,
+                    legal_basis=legal_basis, details=details, at=at)
 
 
 # --- the deadline job --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from rogatory.directory.models import Authority
+from rogatory.directory import cache as directory
 from rogatory.i18n import translate
 from rogatory.identity.models import User
 from rogatory.identity.policy import SIDE_ROLES, Actor
@@ -28,13 +28,13 @@ from rogatory.requests.schemas import (
     RequestRead,
     RequestSummary,
 )
-from rogatory.requests.service import parties_of, translation_status
+from rogatory.requests.service import RequestSnapshot, parties_of, translation_status
 
 
 def _party(session: Session, authority_id: str) -> PartyRead:
-    a = session.get(Authority, authority_id)
-    assert a is not None
-    return PartyRead(id=a.id, name=a.name, jurisdiction=a.jurisdiction_code)
+    a = directory.authority(session, authority_id)
+    assert a is not None  # a foreign key of the request
+    return PartyRead(id=a.id, name=a.name, jurisdiction=a.jurisdiction)
 
 
 def deadline_read(d: Deadline, now: datetime, lang: str) -> DeadlineRead:
@@ -66,21 +66,34 @@ def actor_verbs(actor: Actor, request: Request) -> list[str]:
 def request_read(
     session: Session, request: Request, actor: Actor, now: datetime, lang: str
 ) -> RequestRead:
+    case_reference = session.scalar(select(Case.reference).where(Case.id == request.case_id))
+    deadlines = session.scalars(
+        select(Deadline).where(Deadline.request_id == request.id).order_by(Deadline.id)
+    ).all()
+    return _request_read(session, request, case_reference or "", list(deadlines), actor, now,
+                         lang)
+
+
+def snapshot_read(session: Session, snapshot: RequestSnapshot, actor: Actor, now: datetime,
+                  lang: str) -> RequestRead:
+    return _request_read(session, snapshot.request, snapshot.case_reference, snapshot.deadlines,
+                         actor, now, lang)
+
+
+def _request_read(session: Session, request: Request, case_reference: str,
+                  deadlines: list[Deadline], actor: Actor, now: datetime,
+                  lang: str) -> RequestRead:
     instrument = catalogue.get(request.instrument)
-    case = session.get(Case, request.case_id)
     side = workflow.holder(State(request.state))
     parties = {
         Side.ISSUING: request.issuing_authority_id,
         Side.VALIDATING: request.validating_authority_id,
         Side.EXECUTING: request.executing_authority_id,
     }
-    holder_authority = session.get(Authority, parties[side]) if side else None
-    deadlines = session.scalars(
-        select(Deadline).where(Deadline.request_id == request.id).order_by(Deadline.id)
-    ).all()
+    holder_authority = directory.authority(session, parties[side]) if side else None
     return RequestRead(
         id=request.id, reference=request.reference,
-        case_reference=case.reference if case else "",
+        case_reference=case_reference,
         instrument=request.instrument, instrument_name=translate(instrument.name, lang),
         instrument_version=request.instrument_version, instrument_verified=instrument.verified,
         requesting_state=request.requesting_state, requested_state=request.requested_state,
@@ -111,8 +124,8 @@ def request_summary(request: Request, next_due: datetime | None, lang: str) -> R
 
 def event_read(session: Session, event: TimelineEvent) -> EventRead:
     user = session.get(User, event.actor_user_id) if event.actor_user_id else None
-    authority = session.get(Authority, event.actor_authority_id) if event.actor_authority_id \
-        else None
+    authority = directory.authority(session, event.actor_authority_id) \
+        if event.actor_authority_id else None
     return EventRead(
         id=event.id, at=event.at, verb=event.verb, from_state=event.from_state,
         to_state=event.to_state, version=event.version,
