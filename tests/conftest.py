@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import rogatory.models
 from rogatory.app import create_app
+from rogatory.audit.models import AccessRecord
 from rogatory.bootstrap import migrate
 from rogatory.clock import ManualClock, SystemClock
 from rogatory.config import Settings
@@ -32,7 +33,7 @@ from rogatory.db import make_engine, make_session_factory
 from rogatory.directory import seed
 from rogatory.directory import service as directory
 from rogatory.identity import service as identity
-from rogatory.identity.models import ApiToken, Role, User
+from rogatory.identity.models import ApiToken, RecoveryCode, Role, User
 from rogatory.identity.policy import Actor
 from rogatory.requests.models import Case, Deadline, Request, TimelineEvent
 from rogatory.timestamp.authority import ensure_tsa
@@ -91,7 +92,8 @@ def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
     """A session factory; tables written by tests are emptied afterwards."""
     yield make_session_factory(engine)
     with engine.begin() as conn:
-        for model in (TimelineEvent, Deadline, Request, Case, ApiToken, User):
+        for model in (AccessRecord, TimelineEvent, Deadline, Request, Case, ApiToken,
+                      RecoveryCode, User):
             conn.execute(delete(model))
         extra = [t for t in rogatory.models.Base.metadata.sorted_tables
                  if t.name.startswith("ledger_")]

@@ -3,6 +3,8 @@ and health check."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -11,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rogatory import __version__
 from rogatory.clock import Clock, SystemClock
@@ -57,16 +59,59 @@ class RefuseNul:
         await self.app(scope, receive, send)
 
 
+class SecurityHeaders:
+    """ASGI middleware: a strict Content-Security-Policy (own origin only, no framing), no MIME
+    sniffing, no referrer, and HSTS when the node is served over TLS."""
+
+    def __init__(self, app: ASGIApp, tls: bool) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-security-policy",
+             b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+             b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+        ]
+        if tls:
+            self.headers.append((b"strict-transport-security",
+                                 b"max-age=63072000; includeSubDomains"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """Build the node's HTTP application; connects lazily (nothing at import time)."""
+    from rogatory.audit.middleware import AuditAccess
+    from rogatory.audit.recorder import Recorder
     from rogatory.directory.api import router as directory_router
     from rogatory.evidence.api import router as evidence_router
+    from rogatory.identity.api import router as auth_router
     from rogatory.instruments.api import router as instruments_router
     from rogatory.requests.api import router as requests_router
+    from rogatory.safeguards.api import router as safeguards_router
     from rogatory.timestamp.api import router as timestamp_router
 
     settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.audit.close()  # write the access records still queued
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Rogatory",
         version=__version__,
         description="Cross-border judicial cooperation against cybercrime: standardized "
@@ -78,6 +123,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.inline_reads = engine.dialect.name == "sqlite"  # see `deps.run_read`
     app.state.session_factory = make_session_factory(engine)
     app.state.clock = clock or SystemClock()
+    app.state.audit = Recorder(app.state.session_factory)
 
     @app.exception_handler(RogatoryError)
     async def _rogatory_error(request: Request, exc: RogatoryError) -> JSONResponse:
@@ -108,9 +154,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return {"status": "ok", "node": settings.node_name, "version": __version__}
 
     app.add_middleware(RefuseNul)
+    app.add_middleware(SecurityHeaders, tls=settings.tls)
+    app.add_middleware(AuditAccess, recorder=app.state.audit, clock=app.state.clock)
+    app.include_router(auth_router)
     app.include_router(instruments_router, prefix="/api/v1")
     app.include_router(directory_router, prefix="/api/v1")
     app.include_router(requests_router, prefix="/api/v1")
     app.include_router(evidence_router, prefix="/api/v1")
+    app.include_router(safeguards_router)  # /api/v1/… and the public register at /public/…
     app.include_router(timestamp_router)  # POST /tsa at the root, where RFC 3161 clients expect
     return app

@@ -46,11 +46,17 @@ app.add_typer(evidence_app, name="evidence")
 
 
 def _register_subcommands() -> None:
+    from rogatory.audit.cli import app as audit_app
     from rogatory.evidence.verify_cli import verify
+    from rogatory.identity.cli import app as users_app
     from rogatory.ledger.cli import app as ledger_app
+    from rogatory.safeguards.cli import app as safeguards_app
     from rogatory.sim.cli import exercise, simulate
 
     app.add_typer(ledger_app, name="ledger")
+    app.add_typer(safeguards_app, name="safeguards")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(users_app, name="users")
     app.command("simulate")(simulate)
     app.command("exercise")(exercise)
     app.command("verify")(verify)
@@ -85,11 +91,18 @@ def _session() -> Iterator[Session]:
 _language = {"current": "en"}  # the acting user's language, for error messages
 
 
+_acting: dict[str, Actor | None] = {"actor": None}  # who the command acts as, for the log
+
+
 def _run(fn: Callable[[], None]) -> None:
-    """Run a command body; a RogatoryError becomes a clear message and exit code 1."""
+    """Run a command body; a RogatoryError becomes a clear message and exit code 1. A command
+    that acted as a user goes into the access log with its outcome."""
     _language["current"] = "en"
+    _acting["actor"] = None
+    status = 1
     try:
         fn()
+        status = 0
     except PydanticValidationError as exc:
         for detail in exc.errors():
             name = "ROGATORY_" + "_".join(str(p) for p in detail["loc"]).upper()
@@ -103,6 +116,30 @@ def _run(fn: Callable[[], None]) -> None:
     except RogatoryError as exc:
         err.print(f"[red]error ({exc.code}):[/] {exc.message}")
         raise typer.Exit(1) from None
+    finally:
+        _log_access(status)
+
+
+def _log_access(status: int) -> None:
+    actor = _acting["actor"]
+    if actor is None:
+        return
+    import getpass
+    import socket
+
+    from rogatory.audit.recorder import Access, write
+    from rogatory.clock import SystemClock
+
+    args = sys.argv[1:]
+    access = Access(
+        at=SystemClock().now(), channel="cli",
+        source=f"{getpass.getuser()}@{socket.gethostname()}"[:64],
+        user_id=actor.user_id, username=actor.username, authority_id=actor.authority_id,
+        role=actor.role.value, action="rogatory " + " ".join(
+            a for a in args[:2] if not a.startswith("-")),
+        target=" ".join(args)[:500], status=status, allowed=status == 0)
+    with _session() as session:
+        write(session, [access])
 
 
 def _actor(session: Session, username: str) -> Actor:
@@ -110,6 +147,7 @@ def _actor(session: Session, username: str) -> Actor:
 
     actor = identity.actor_by_username(session=session, username=username)
     _language["current"] = actor.language
+    _acting["actor"] = actor
     return actor
 
 
@@ -193,9 +231,12 @@ def serve() -> None:
 
         with unit_of_work(application.state.session_factory) as session:
             logins = demo_data.logins(session=session, settings=settings)
-        _table("Demo logins (API tokens: Authorization: Bearer …)",
-               ["user", "role", "authority", "token"],
-               [[u["username"], u["role"], u["authority"], u["token"]] for u in logins])
+        _table(f"Demo logins (password {logins[0]['password'] if logins else ''} + the TOTP "
+               "code of the secret, e.g. `oathtool --totp -b SECRET`; or the API token: "
+               "Authorization: Bearer …)",
+               ["user", "role", "authority", "TOTP secret", "API token"],
+               [[u["username"], u["role"], u["authority"], u["totp_secret"], u["token"]]
+                for u in logins])
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
     stop.set()
 
@@ -358,6 +399,7 @@ def cases_list(user: AsOpt, as_json: JsonOpt = False) -> None:
 @cases_app.command("show")
 def cases_show(user: AsOpt, reference: str, as_json: JsonOpt = False) -> None:
     """One case and the requests in it that you may see."""
+    from rogatory.identity.policy import sees_case_narrative
     from rogatory.requests import service
 
     def body() -> None:
@@ -367,7 +409,8 @@ def cases_show(user: AsOpt, reference: str, as_json: JsonOpt = False) -> None:
             rows, _ = service.list_requests(session=session, actor=actor,
                                             case_reference=reference, limit=500)
             data: dict[str, Any] = {
-                "reference": case.reference, "title": case.title, "summary": case.summary,
+                "reference": case.reference, "title": case.title,
+                "summary": case.summary if sees_case_narrative(actor) else "",
                     "lead_authority_id": case.lead_authority_id,
                     "participants": list(case.participants),
                     "created_at": case.created_at.isoformat(),

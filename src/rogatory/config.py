@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     demo: bool = False
     default_language: str = "en"
+    tls: bool = Field(
+        default=False,
+        description="The node is served over HTTPS (directly or behind a TLS proxy): adds HSTS "
+        "and marks session cookies Secure")
     tsa_url: str | None = Field(
         default=None, description="An external RFC 3161 TSA; default: the node's built-in TSA"
     )

@@ -4,8 +4,11 @@ ransomware case with requests in several states, each carried through the real s
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +17,7 @@ from sqlalchemy.orm import Session
 from rogatory.clock import Clock, ManualClock
 from rogatory.config import Settings
 from rogatory.directory.models import Authority
+from rogatory.identity import credentials
 from rogatory.identity import service as identity
 from rogatory.identity.models import Role, User
 from rogatory.identity.policy import Actor
@@ -21,6 +25,9 @@ from rogatory.instruments import catalogue
 from rogatory.requests import service
 from rogatory.requests.enums import Verb
 from rogatory.requests.models import Case, Request
+from rogatory.safeguards import checks as safeguard_checks
+from rogatory.safeguards import rules as safeguard_rules
+from rogatory.safeguards import service as safeguards
 
 CASE_REFERENCE = "FR-2026-LOCKSTORM"
 
@@ -75,6 +82,25 @@ USERS: list[DemoUser] = [
     DemoUser("olivia.reed", "Olivia Reed", "us-kestrel-cloud", Role.PROVIDER_RESPONDER, "en",
              "America/New_York"),
 ]
+
+ASSESSMENT = safeguard_rules.AssessmentInput(
+    offence="Extorsion en bande organisée et atteintes à des systèmes de traitement automatisé "
+            "de données de santé (art. 312-6, 323-1 à 323-4-1 du code pénal)",
+    maximum_penalty_years=20,
+    necessity="Les journaux de connexion du serveur de commande sont la seule piste pour "
+              "identifier l'administrateur de LockStorm.",
+    proportionality="Un seul compte, trois jours de données, pour une attaque contre trois "
+                    "hôpitaux.",
+    least_intrusive_alternative="Les données d'abonné seules.",
+    alternative_insufficient_because="Les données d'abonné sont fausses ; seules les adresses "
+                                     "IP de connexion mènent à l'administrateur.",
+    data_from=date(2026, 11, 1), data_to=date(2026, 11, 3),
+    data_scope="Adresses IP, ports et horodatages des connexions au compte "
+               "ops-lockstorm@atlas-hosting.example.",
+    persons_affected="Le ou les utilisateurs du compte ; aucun tiers identifié.",
+    privileged_persons=("none",),
+)
+"""The demo's necessity and proportionality assessment of the LockStorm measures."""
 
 # Realistic values for the fields the instruments share; anything else is filled by type.
 VALUES: dict[str, Any] = {
@@ -166,9 +192,51 @@ class _Script:
     def act(self, who: str, request: Request, verb: Verb, after: timedelta,
             **kw: Any) -> Request:
         self.clock.advance(after)
+        if verb is Verb.VALIDATE:
+            self.assess(who, request)
         return service.act(session=self.session, actor=self.actors[who], request_id=request.id,
                            action=service.Action(verb=verb, expected_version=request.version,
                                                  **kw), clock=self.clock)
+
+    def assess(self, who: str, request: Request) -> None:
+        """The assessment an intrusive measure needs before it is validated, as the demo's (or a
+        rehearsal's) validating judge records it; nothing for any other measure, or when the
+        request has one already."""
+        instrument = catalogue.get(request.instrument)
+        if not safeguard_rules.is_intrusive(instrument, request.data_categories, request.form):
+            return
+        if safeguard_checks.current_assessment(self.session, request.id) is not None:
+            return
+        safeguards.record_assessment(session=self.session, actor=self.actors[who],
+                                     request_id=request.id, values=ASSESSMENT,
+                                     clock=self.clock)
+
+    def validate(self, validator: str, request: Request, after: timedelta,
+                 tools: tuple[str, ...] = ()) -> Request:
+        """The validating authority's reasoned decision, which validates the order."""
+        self.clock.advance(after)
+        self.assess(validator, request)
+        grounds = ["necessary", "proportionate"]
+        if safeguard_rules.is_intrusive(catalogue.get(request.instrument),
+                                        request.data_categories, request.form):
+            grounds += ["least_intrusive"]
+        safeguards.decide(
+            session=self.session, actor=self.actors[validator], request_id=request.id,
+            clock=self.clock, draft=safeguards.DecisionDraft(
+                stage=safeguard_rules.Stage.VALIDATION, outcome=safeguard_rules.Outcome.GRANT,
+                grounds=grounds, reasons="Necessary and proportionate for the identification "
+                "of the attackers.", tools=list(tools), expected_version=request.version))
+        return request
+
+    def received(self, who: str, request: Request, description: str) -> None:
+        """Data received, with their purpose and retention period (data protection)."""
+        safeguards.record_data(
+            session=self.session, actor=self.actors[who], request_id=request.id,
+            clock=self.clock, draft=safeguards.DataDraft(
+                category=request.data_categories[0], description=description,
+                purpose=f"Criminal proceedings {CASE_REFERENCE} (Parquet de Paris, J3): "
+                        "identifying the LockStorm attackers",
+                retention_until=self.clock.now().date() + timedelta(days=5 * 365)))
 
     def translate(self, who: str, request: Request, language: str) -> Request:
         for name, status in service.translation_status(self.session, request).items():
@@ -181,12 +249,10 @@ class _Script:
         return request
 
     def issue(self, who: str, request: Request, validator: str, language: str,
-              start_after: timedelta) -> Request:
+              start_after: timedelta, tools: tuple[str, ...] = ()) -> Request:
         h = timedelta(hours=1)
         request = self.act(who, request, Verb.SUBMIT, start_after)
-        request = self.act(validator, request, Verb.VALIDATE, 2 * h,
-                           reason="Necessary and proportionate for the identification of the "
-                                  "attackers.")
+        request = self.validate(validator, request, 2 * h, tools)
         request = self.translate(who, request, language)
         return self.act(who, request, Verb.SEND, h)
 
@@ -201,8 +267,23 @@ def _users(session: Session, settings: Settings, clock: Clock) -> dict[str, Acto
                                     clock=clock)
         identity.issue_token(session=session, user=user, name="demo", clock=clock,
                              token=identity.demo_token(secret, u.username))
+        if user.password_hash is None:  # password and second factor, printed by `serve`
+            credentials.set_password(session=session, user=user, password=DEMO_PASSWORD)
+            credentials.enroll_totp(session=session, user=user, node_secret=secret,
+                                    issuer=f"Rogatory {settings.node_name}", clock=clock,
+                                    secret=demo_totp_secret(secret, u.username))
         actors[u.username] = identity.actor_for(session, user)
     return actors
+
+
+DEMO_PASSWORD = "rogatory-demo-2026"
+
+
+def demo_totp_secret(node_secret: str, username: str) -> str:
+    """A stable TOTP secret per demo user (base32), derived from the node secret like the demo
+    tokens, so that `serve` can print it at every start."""
+    mac = hmac.new(node_secret.encode(), f"demo-totp:{username}".encode(), hashlib.sha256)
+    return base64.b32encode(mac.digest()[:20]).decode("ascii")
 
 
 def load(*, session: Session, settings: Settings, clock: Clock) -> bool:
@@ -234,6 +315,8 @@ def load(*, session: Session, settings: Settings, clock: Clock) -> bool:
     for verb in (Verb.ACKNOWLEDGE, Verb.BEGIN_REVIEW, Verb.BEGIN_EXECUTION):
         r = script.act("daan.devries", r, verb, 3 * h)
     r = script.act("daan.devries", r, Verb.EXECUTE, d, reason="Subscriber data produced.")
+    script.received("camille.martin", r, "Subscriber record of ops-lockstorm@nimbusmail.example "
+                    "(name given, registration date, IP address at sign-up)")
     script.act("camille.martin", r, Verb.CLOSE, 5 * h, reason="Data received and sealed.")
     # 2. EPOC-PR to the Dutch provider: preservation running for 60 days.
     r = script.create("camille.martin", "epoc_pr", "nl-nimbus-mail", ["content"])
@@ -246,9 +329,23 @@ def load(*, session: Session, settings: Settings, clock: Clock) -> bool:
     r = script.act("jonas.becker", r, Verb.BEGIN_REVIEW, d)
     script.act("jonas.becker", r, Verb.REQUEST_INFORMATION, 4 * h,
                reason="Please state the hospitals' server names and the exact period.")
-    # 4. EPOC to the German host, traffic data, issued by the investigating judge: under review.
+    # 4. EPOC to the German host, traffic data, issued by the investigating judge after her
+    # assessment, with an analytic tool the judge of liberties approved: notified to the German
+    # central authority (Art. 8), under review.
+    tool = safeguards.register_tool(
+        session=session, actor=actors["marc.lambert"], clock=script.clock,
+        draft=safeguards.ToolDraft(
+            name="WalletCluster (demo)", version="2.3.0",
+            purpose="Groups cryptocurrency addresses likely controlled by one actor "
+                    "(common-input heuristic); used to link the ransom wallet to the "
+                    "command server's operator",
+            error_rates="False merges 1.8% and missed links 12% on the vendor's 2025 "
+                        "benchmark; not independently validated",
+            bias_assessment="Uses no personal attributes; weaker coverage of privacy wallets "
+                            "and non-EU exchanges, so links are more likely missed than "
+                            "invented"))
     r = script.create("helene.roux", "epoc", "de-atlas-hosting", ["traffic"])
-    r = script.issue("helene.roux", r, "helene.roux", "de", d)
+    r = script.issue("helene.roux", r, "helene.roux", "de", d, tools=(tool.id,))
     r = script.act("mia.hoffmann", r, Verb.ACKNOWLEDGE, 6 * h)
     script.act("mia.hoffmann", r, Verb.BEGIN_REVIEW, 3 * h)
     # 5. Budapest Art. 29 preservation to the US 24/7 point of contact: acknowledged.
@@ -319,5 +416,7 @@ def logins(*, session: Session, settings: Settings) -> list[dict[str, str]]:
         authority = session.get(Authority, u.authority_id)
         rows.append({"username": u.username, "role": u.role.value,
                      "authority": authority.name if authority else u.authority_id,
-                     "token": identity.demo_token(secret, u.username)})
+                     "token": identity.demo_token(secret, u.username),
+                     "password": DEMO_PASSWORD,
+                     "totp_secret": demo_totp_secret(secret, u.username)})
     return rows

@@ -70,6 +70,8 @@ async def run_read(request: Request, read: Callable[[], T]) -> T:
     if request.app.state.inline_reads:
         return read()
     return await run_in_threadpool(read)
+
+
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -79,21 +81,26 @@ async def get_actor(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
-    """The authenticated actor, from one indexed query (see `run_read`)."""
+    """The authenticated actor, from one indexed query (see `run_read`); a read-only token
+    only for GET and HEAD. The access log (`rogatory.audit`) takes the actor from here."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("a bearer token is required")
     token = credentials.credentials
+    now = request.app.state.clock.now()
+    write = request.method not in ("GET", "HEAD")
 
     if request.app.state.inline_reads:  # the route's reads follow on the same connection
-        actor = identity.authenticate_token(session=session, token=token)
+        actor = identity.authenticate_token(session=session, token=token, now=now, write=write)
     else:
         def lookup() -> Actor:
             try:
-                return identity.authenticate_token(session=session, token=token)
+                return identity.authenticate_token(session=session, token=token, now=now,
+                                                   write=write)
             finally:
                 session.rollback()  # give the connection back before the route runs
 
         actor = await run_in_threadpool(lookup)
+    request.state.actor = actor
     request.state.language = language_for(request, actor)
     return actor
 

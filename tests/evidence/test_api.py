@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import blake3
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -54,7 +55,8 @@ def test_upload_list_show_custody(client: TestClient, world: World, settings: Se
     assert r.status_code == 201, r.text
     item = r.json()
     assert item["sha256"] == hashlib.sha256(data).hexdigest()
-    assert item["sha512"] == hashlib.sha512(data).hexdigest()
+    assert item["blake3"] == blake3.blake3(data).hexdigest()
+    assert item["sha512"] is None  # only with with_sha512=true
     assert item["exhibit_number"] == "FR-2026-LOCKSTORM/EX-0001"
     assert (settings.evidence_dir / item["sha256"][:2] / item["sha256"]).read_bytes() == data
     listed = client.get(f"/api/v1/cases/{world.case_reference}/evidence").json()
@@ -83,6 +85,21 @@ def test_wrong_claim_is_refused_and_recorded(client: TestClient, world: World,
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(IngestRefusal)) == 1
         assert s.scalar(select(func.count()).select_from(EvidenceItem)) == 0
+
+
+def test_sha512_on_request_and_claimed_blake3(client: TestClient, world: World) -> None:
+    data = b"\x00\x01" * 700_000  # more than one buffer of the hashing ring
+    r = client.post(_url(world) + "&with_sha512=true", content=data, headers={
+        "X-Claimed-BLAKE3": blake3.blake3(data).hexdigest().upper()})
+    assert r.status_code == 201, r.text
+    item = r.json()
+    assert (item["sha256"], item["blake3"], item["sha512"]) == (
+        hashlib.sha256(data).hexdigest(), blake3.blake3(data).hexdigest(),
+        hashlib.sha512(data).hexdigest())
+    r = client.post(_url(world, "other.bin"), content=b"other",
+                    headers={"X-Claimed-BLAKE3": "0" * 64})
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["claimed.blake3"]
 
 
 @pytest.mark.parametrize("name", ["a%00b", "..%2Fx", "a%2Fb", "%FF%FEx.bin", "..", ""])

@@ -1,7 +1,8 @@
 """Exporting a case as a BagIt package and verifying it offline, on SQLite and PostgreSQL: the
 external validators (`bagit.py --validate`, `case_validate` for CASE 1.5.0, `openssl ts
 -verify`) accept it, `verify_package` says intact, and a one-byte change anywhere — payload,
-manifest, custody events, proofs, checkpoint, token — or an extra or missing file is named."""
+manifest (SHA-256 or BLAKE3), custody events, proofs, checkpoint, token — or an extra or missing
+file is named. Items ingested before BLAKE3 (no blake3, a sha512) export and verify too."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import blake3
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -108,8 +111,8 @@ def test_package_layout_and_verifies(package: Path, items: list[EvidenceItem],
     names = sorted(p.name for p in (package / "data").iterdir())
     assert names == ["FR-2026-LOCKSTORM_EX-0001__laptop_image.E01",
                      "FR-2026-LOCKSTORM_EX-0002__note_.._é.txt"]
-    for rel in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-sha512.txt",
-                "tagmanifest-sha256.txt", "tagmanifest-sha512.txt", "metadata/case.jsonld",
+    for rel in ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "manifest-blake3.txt",
+                "tagmanifest-sha256.txt", "tagmanifest-blake3.txt", "metadata/case.jsonld",
                 "metadata/custody.json", "metadata/proofs.json", "metadata/checkpoint.txt",
                 "metadata/checkpoint.tsr", "metadata/node.pub", "metadata/tsa/ca.pem",
                 "metadata/tsa/tsa.pem", "metadata/timestamps/FR-2026-LOCKSTORM_EX-0001.tsr"):
@@ -118,6 +121,8 @@ def test_package_layout_and_verifies(package: Path, items: list[EvidenceItem],
     info = (package / "bag-info.txt").read_text()
     assert "External-Identifier: FR-2026-LOCKSTORM" in info
     assert "Source-Organization: " in info and "Rogatory-Node: test.node" in info
+    assert "Rogatory-Package-Format: rogatory-evidence-package/2" in info
+    assert not list(package.glob("*manifest-sha512.txt"))  # SHA-512 only when recorded
     tags = (package / "tagmanifest-sha256.txt").read_text()
     assert "metadata/custody.json" in tags and "metadata/case.jsonld" in tags
     everything = b"".join(p.read_bytes() for p in package.rglob("*") if p.is_file())
@@ -135,11 +140,20 @@ def test_external_validators_accept_it(package: Path) -> None:
     bag = subprocess.run([sys.executable, "-m", "bagit", "--validate", str(package)],
                          capture_output=True, text=True)
     assert bag.returncode == 0, bag.stderr
-    case = subprocess.run([str(VENV_BIN / "case_validate"), "--built-version", "case-1.5.0",
+    case_validate = [str(VENV_BIN / "case_validate"), "--built-version", "case-1.5.0"]
+    case = subprocess.run([*case_validate, "--allow-infos",
                            str(package / "metadata/case.jsonld")], capture_output=True,
                           text=True)
     assert case.returncode == 0, case.stdout + case.stderr
     assert "Conforms: True" in case.stdout
+    # Without --allow-infos the only results are UCO's Info that BLAKE3 is not (yet) in its
+    # open HashNameVocab: one per exported file, no warning, no violation.
+    strict = subprocess.run([*case_validate, str(package / "metadata/case.jsonld")],
+                            capture_output=True, text=True)
+    assert "Conforms: False" in strict.stdout and "Results (2):" in strict.stdout, strict.stdout
+    assert strict.stdout.count("Severity: sh:Info") == 2, strict.stdout
+    assert strict.stdout.count("Source Shape: types:Hash-hashMethod-in-shape") == 2
+    assert strict.stdout.count('Value Node: Literal("BLAKE3")') == 2
     meta = package / "metadata"
     ts = subprocess.run(["openssl", "ts", "-verify", "-data", str(meta / "checkpoint.txt"),
                          "-in", str(meta / "checkpoint.tsr"), "-CAfile",
@@ -153,8 +167,8 @@ def test_external_validators_accept_it(package: Path) -> None:
 
 
 @pytest.mark.parametrize("target", [
-    "payload", "manifest-sha256.txt", "metadata/custody.json", "metadata/proofs.json",
-    "metadata/checkpoint.txt", "metadata/checkpoint.tsr"])
+    "payload", "manifest-sha256.txt", "manifest-blake3.txt", "metadata/custody.json",
+    "metadata/proofs.json", "metadata/checkpoint.txt", "metadata/checkpoint.tsr"])
 def test_one_byte_changed_is_named(package: Path, target: str) -> None:
     if target == "payload":
         path = _payload(package, "EX-0001")
@@ -177,17 +191,141 @@ def test_one_byte_changed_is_named(package: Path, target: str) -> None:
 def test_item_token_over_other_data_is_named(package: Path) -> None:
     """A token that verifies, but for other data (with the tag manifests rewritten to match):
     the imprint check names the token and the item's file."""
-    import bagit
-
     meta = package / "metadata"
     shutil.copyfile(meta / "checkpoint.tsr", meta / "timestamps/FR-2026-LOCKSTORM_EX-0001.tsr")
-    bagit.Bag(str(package)).save()
+    _rewrite_tag_manifests(package)
     report = verify_package(package)
     assert report.check("bag").ok and not report.check("timestamps").ok
     failures = _failed_subjects(report)
     assert "metadata/timestamps/FR-2026-LOCKSTORM_EX-0001.tsr: timestamp of " \
            "data/FR-2026-LOCKSTORM_EX-0001__laptop_image.E01 does not verify: message " \
            "imprint mismatch" in failures, failures
+
+
+def _rewrite_tag_manifests(package: Path) -> None:
+    """Recompute both tag manifests, as someone covering their tracks would."""
+    import bagit
+
+    from rogatory.evidence.export import write_tag_manifest
+
+    bagit.Bag(str(package)).save()
+    write_tag_manifest(package, "blake3")
+
+
+def test_blake3_is_carried_everywhere(package: Path, items: list[EvidenceItem]) -> None:
+    payload = _payload(package, "EX-0001")
+    rel = f"data/{payload.name}"
+    digest = blake3.blake3(PAYLOAD_A).hexdigest()
+    assert items[0].blake3 == digest
+    assert f"{digest}  {rel}\n" in (package / "manifest-blake3.txt").read_text()
+    tags = (package / "tagmanifest-blake3.txt").read_text()
+    assert "manifest-blake3.txt" in tags and "metadata/case.jsonld" in tags
+    assert "tagmanifest" not in tags
+    custody = json.loads((package / "metadata/custody.json").read_text())
+    entry = next(i for i in custody["items"] if i["file"] == rel)
+    assert (entry["sha256"], entry["blake3"]) == (items[0].sha256, digest)
+    assert "sha512" not in entry
+    graph = json.loads((package / "metadata/case.jsonld").read_text())["@graph"]
+    methods = {n["types:hashValue"]["@value"]: n["types:hashMethod"] for n in graph
+               if n.get("@type") == "types:Hash"}
+    assert methods[digest] == "BLAKE3" and methods[items[0].sha256] == "SHA256"
+    assert "BLAKE3" in verify_package(package).check("bag").notes[0]
+
+
+def test_a_changed_blake3_in_the_case_graph_is_named(package: Path) -> None:
+    """The CASE graph's BLAKE3 rewritten (and the tag manifests with it): the case check names
+    the file and the field."""
+    path = package / "metadata/case.jsonld"
+    doc = json.loads(path.read_text())
+    node = next(n for n in doc["@graph"] if n.get("types:hashMethod") == "BLAKE3")
+    node["types:hashValue"]["@value"] = "0" * 64
+    path.write_text(json.dumps(doc))
+    _rewrite_tag_manifests(package)
+    report = verify_package(package)
+    assert report.check("bag").ok and not report.check("case").ok
+    failures = _failed_subjects(report)
+    assert "blake3 in the CASE graph differs from the file (expected " + "0" * 64 in failures
+
+
+def test_items_ingested_before_blake3_export_and_verify(
+        factory: sessionmaker[Session], settings: Settings, world: World,
+        items: list[EvidenceItem], tmp_path: Path) -> None:
+    """An item from before migration evid0004 has a sha512 and no blake3: the export checks
+    the copy against the SHA-512, computes BLAKE3 over it, and carries both."""
+    import hashlib
+
+    legacy = items[1]
+    with factory() as s:
+        s.execute(update(EvidenceItem).where(EvidenceItem.id == legacy.id).values(
+            blake3=None, sha512=hashlib.sha512(PAYLOAD_B).hexdigest()))
+        s.commit()
+    path = _export(factory, settings, world, tmp_path / "legacy")
+    report = verify_package(path)
+    assert report.intact, report.text()
+    custody = json.loads((path / "metadata/custody.json").read_text())
+    entry = next(i for i in custody["items"] if i["item_id"] == legacy.id)
+    assert entry["blake3"] == blake3.blake3(PAYLOAD_B).hexdigest()
+    assert entry["sha512"] == hashlib.sha512(PAYLOAD_B).hexdigest()
+    graph = (path / "metadata/case.jsonld").read_text()
+    assert hashlib.sha512(PAYLOAD_B).hexdigest() in graph
+    # the SHA-512 the CASE graph names is recomputed too: a payload change is named by it
+    _flip(_payload(path, "EX-0002"), 3)
+    failures = _failed_subjects(verify_package(path))
+    assert "sha512 in the CASE graph differs from the file" in failures, failures
+
+
+def test_a_stored_copy_that_no_longer_matches_is_not_exported(
+        factory: sessionmaker[Session], settings: Settings, world: World,
+        items: list[EvidenceItem], tmp_path: Path) -> None:
+    from rogatory.errors import VerificationError
+
+    blob = EvidenceStore(settings.evidence_dir).path_for(items[1].sha256)
+    blob.chmod(0o600)
+    _flip(blob, 0)
+    try:
+        with pytest.raises(VerificationError, match="does not hash as recorded: sha256"):
+            _export(factory, settings, world, tmp_path / "bad")
+    finally:
+        _flip(blob, 0)  # the store outlives this test
+        blob.chmod(0o400)
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_missing_blake3_manifest_is_named(package: Path) -> None:
+    (package / "manifest-blake3.txt").unlink()
+    failures = _failed_subjects(verify_package(package))
+    assert "manifest-blake3.txt: manifest is missing" in failures
+    assert "manifest-blake3.txt: missing: listed in tagmanifest-sha256.txt" in failures
+
+
+def test_a_package_of_the_format_before_blake3_still_verifies(package: Path) -> None:
+    """rogatory-evidence-package/1 had SHA-256 and SHA-512 manifests and no BLAKE3 ones, and its
+    CASE graph named SHA256 and SHA512."""
+    import hashlib
+
+    import bagit
+
+    for name in ("manifest-blake3.txt", "tagmanifest-blake3.txt"):
+        (package / name).unlink()
+    sha512 = {blake3.blake3(f.read_bytes()).hexdigest(): hashlib.sha512(f.read_bytes()).hexdigest()
+              for f in (package / "data").iterdir()}
+    graph_path = package / "metadata/case.jsonld"
+    doc = json.loads(graph_path.read_text())
+    for node in doc["@graph"]:
+        if node.get("types:hashMethod") == "BLAKE3":
+            node["types:hashMethod"] = "SHA512"
+            node["types:hashValue"]["@value"] = sha512[node["types:hashValue"]["@value"]]
+    graph_path.write_text(json.dumps(doc))
+    bag = bagit.Bag(str(package))
+    bag.info["Rogatory-Package-Format"] = "rogatory-evidence-package/1"
+    bag.algorithms = ["sha256", "sha512"]
+    bag.save(manifests=True)
+    report = verify_package(package)
+    assert report.intact, report.text()
+    assert "SHA-256 and SHA-512 recomputed" in report.check("bag").notes[0]
+    _flip(_payload(package, "EX-0001"))
+    failures = _failed_subjects(verify_package(package))
+    assert "sha512 differs from manifest-sha512.txt" in failures, failures
 
 
 def test_semantic_failures_name_the_event(package: Path) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import os
 from datetime import timedelta
 
+import blake3
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,11 +33,11 @@ def _chunks(data: bytes) -> list[bytes]:
 def _ingest(session: Session, store: EvidenceStore, world: World, clock: ManualClock,
             metadata: AcquisitionMetadata, data: bytes, *, user: str = "fr_prosecutor",
             name: str | bytes = "disk.E01", claimed: dict[str, str] | None = None,
-            legacy: bool = False) -> EvidenceItem:
+            legacy: bool = False, sha512: bool = False) -> EvidenceItem:
     return service.ingest(session=session, store=store, actor=world.actors[user],
                           case_reference=world.case_reference, chunks=_chunks(data),
                           original_name=name, metadata=metadata, claimed=claimed,
-                          legacy_hashes=legacy, clock=clock)
+                          legacy_hashes=legacy, clock=clock, sha512=sha512)
 
 
 def _errors(exc: pytest.ExceptionInfo[ValidationFailed]) -> dict[str, str]:
@@ -50,9 +51,10 @@ def _stored(store: EvidenceStore) -> list[str]:
 def test_ingest_round_trip(session: Session, store: EvidenceStore, world: World,
                            clock: ManualClock, metadata: AcquisitionMetadata) -> None:
     data = os.urandom(2 * CHUNK_SIZE + 5)
-    item = _ingest(session, store, world, clock, metadata, data, legacy=True)
+    item = _ingest(session, store, world, clock, metadata, data, legacy=True, sha512=True)
     session.commit()
     assert item.sha256 == hashlib.sha256(data).hexdigest()
+    assert item.blake3 == blake3.blake3(data).hexdigest()
     assert item.sha512 == hashlib.sha512(data).hexdigest()
     assert item.md5 == hashlib.md5(data).hexdigest()
     assert item.sha1 == hashlib.sha1(data).hexdigest()
@@ -71,7 +73,8 @@ def test_ingest_round_trip(session: Session, store: EvidenceStore, world: World,
     assert [e.kind for e in chain] == ["acquired"]
     second = _ingest(session, store, world, clock, metadata, b"another file", name="b.txt")
     assert second.exhibit_number == "FR-2026-LOCKSTORM/EX-0002"
-    assert second.md5 is None
+    assert second.blake3 == blake3.blake3(b"another file").hexdigest()
+    assert (second.sha512, second.md5, second.sha1) == (None, None, None)  # on request only
 
 
 def test_custody_is_append_only_with_corrections_and_ledger_proofs(
@@ -162,8 +165,27 @@ def test_matching_claimed_hashes_are_accepted(
     data = b"claimed right"
     item = _ingest(session, store, world, clock, metadata, data, claimed={
         "sha256": hashlib.sha256(data).hexdigest().upper(),
+        "BLAKE3": blake3.blake3(data).hexdigest(),
         "sha512": hashlib.sha512(data).hexdigest()})
     assert item.sha256 == hashlib.sha256(data).hexdigest()
+    # a claimed SHA-512 is computed to be checked, and recorded, without being asked for
+    assert item.sha512 == hashlib.sha512(data).hexdigest()
+
+
+@pytest.mark.parametrize("algorithm", ["blake3", "sha512"])
+def test_a_wrong_second_hash_is_refused(
+        session: Session, store: EvidenceStore, world: World, clock: ManualClock,
+        metadata: AcquisitionMetadata, algorithm: str) -> None:
+    data = b"second hash"
+    right = hashlib.sha256(data).hexdigest()
+    wrong = "ab" * (32 if algorithm == "blake3" else 64)
+    with pytest.raises(service.ClaimedHashMismatch) as exc:
+        _ingest(session, store, world, clock, metadata, data,
+                claimed={"sha256": right, algorithm: wrong})
+    assert list(_errors(exc)) == [f"claimed.{algorithm}"]
+    assert [(r.field, r.expected) for r in exc.value.refusals] == [
+        (f"claimed.{algorithm}", wrong)]
+    assert _stored(store) == []
 
 
 def test_malformed_claims_are_refused_before_reading(

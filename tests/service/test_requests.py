@@ -23,6 +23,8 @@ from rogatory.errors import (
 from rogatory.requests import service
 from rogatory.requests.enums import DeadlineStatus, State, Verb
 from rogatory.requests.models import Deadline, Request, TimelineEvent
+from rogatory.safeguards import service as safeguards
+from safeguards.conftest import assessment
 
 EPOC_FORM: dict[str, Any] = {
     "issuing_file_number": "PARQUET-J3-2026-0417",
@@ -367,6 +369,10 @@ def test_drafts_stay_with_the_issuing_side(session: Session, world: World,
                             request_id=req.id)
     assert service.list_requests(session=session, actor=world.actors["de_provider"])[1] == 0
     req = do(session, world, "fr_judge", req, Verb.SUBMIT, clock)
+    # traffic data are intrusive: no validation without the assessment (see tests/safeguards)
+    safeguards.record_assessment(session=session, actor=world.actors["fr_judge"],
+                                 request_id=req.id, values=assessment(), clock=clock)
+    session.commit()
     req = do(session, world, "fr_judge", req, Verb.VALIDATE, clock)
     with pytest.raises(NotFound):
         service.get_request(session=session, actor=world.actors["de_provider"],

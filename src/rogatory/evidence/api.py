@@ -1,10 +1,13 @@
 """Routes of the evidence vault: thin — parse, call one service function, commit once, render.
 
 Upload streams the raw request body (`application/octet-stream`) chunk by chunk into the store;
-the whole body is never in memory. The file name and the acquisition metadata are query
-parameters; the file name is taken from the raw query string so that bytes that are not UTF-8
-reach the service's check (and are refused, naming `original_name`). A body shorter than its
-Content-Length (the client went away) leaves nothing stored."""
+the whole body is never in memory. SHA-256 and BLAKE3 are always computed; `with_sha512=true`
+adds SHA-512, `legacy_hashes=true` MD5 and SHA-1; `X-Claimed-SHA256`, `X-Claimed-BLAKE3` and
+`X-Claimed-SHA512` are compared with what the server computed. The file name and the
+acquisition metadata are query parameters; the file name is taken from the raw query string so
+that bytes that are not UTF-8 reach the service's check (and are refused, naming
+`original_name`). A body shorter than its Content-Length (the client went away) leaves nothing
+stored."""
 
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ class EvidenceRead(BaseModel):
     display_name: str
     size: int
     sha256: str
-    sha512: str
+    blake3: str | None  # None only for items ingested before BLAKE3 (they have a sha512)
+    sha512: str | None
     md5: str | None
     sha1: str | None
     examiner: str
@@ -136,15 +140,18 @@ async def ingest(
     examiner: str = "", acquired_at: datetime | None = None, tool: str = "",
     tool_version: str = "", method: str = "", source_device: str = "", seal_number: str = "",
     place: str = "", legacy_hashes: bool = False,
+    with_sha512: Annotated[bool, Query(
+        description="Also compute SHA-512 (SHA-256 and BLAKE3 are always computed)")] = False,
     x_claimed_sha256: Annotated[str | None, Header()] = None,
+    x_claimed_blake3: Annotated[str | None, Header()] = None,
     x_claimed_sha512: Annotated[str | None, Header()] = None,
 ) -> EvidenceRead:
     raw_name = _raw_query_value(request, "original_name")
     metadata = service.AcquisitionMetadata(
         examiner=examiner, acquired_at=acquired_at, tool=tool, tool_version=tool_version,
         method=method, source_device=source_device, seal_number=seal_number, place=place)
-    claimed = {k: v for k, v in (("sha256", x_claimed_sha256), ("sha512", x_claimed_sha512))
-               if v is not None}
+    claimed = {k: v for k, v in (("sha256", x_claimed_sha256), ("blake3", x_claimed_blake3),
+                                 ("sha512", x_claimed_sha512)) if v is not None}
     store = EvidenceStore(settings.evidence_dir)
 
     def run() -> EvidenceRead:
@@ -154,7 +161,7 @@ async def ingest(
                 chunks=_body_chunks(request),
                 original_name=raw_name if raw_name is not None else original_name,
                 metadata=metadata, claimed=claimed, legacy_hashes=legacy_hashes, clock=clock,
-                timestamp=timestamper(settings, clock=clock))
+                timestamp=timestamper(settings, clock=clock), sha512=with_sha512)
         except service.ClaimedHashMismatch as refused:
             session.rollback()
             for refusal in refused.refusals:

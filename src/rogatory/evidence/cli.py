@@ -4,8 +4,10 @@ work of its own; a refused claimed hash is recorded in a transaction of its own.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,13 +44,27 @@ def _event_dict(event: Any) -> dict[str, Any]:
     return CustodyRead.model_validate(event).model_dump(mode="json")
 
 
-def _file_chunks(path: Path, progress: Progress, task: Any) -> Iterator[bytes]:
-    from rogatory.evidence.store import CHUNK_SIZE
+class _ProgressReader:
+    """The file, read with `readinto` into the store's buffers (no copy, no allocation per
+    chunk), advancing the progress bar."""
 
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK_SIZE):
-            progress.update(task, advance=len(chunk))
-            yield chunk
+    def __init__(self, fh: io.FileIO, progress: Progress, task: Any) -> None:
+        self._fh, self._progress, self._task = fh, progress, task
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int | None:
+        got = self._fh.readinto(buffer)
+        if got:
+            self._progress.update(self._task, advance=got)
+        return got
+
+
+@contextmanager
+def open_evidence(path: Path) -> Iterator[io.FileIO]:
+    """The file opened unbuffered for one sequential read (the kernel reads ahead)."""
+    with path.open("rb", buffering=0) as fh:
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        yield fh
 
 
 @app.command("ingest")
@@ -66,10 +82,13 @@ def ingest(
     seal_number: Annotated[str, typer.Option()] = "",
     place: Annotated[str, typer.Option()] = "",
     sha256: Annotated[str | None, typer.Option(help="Claimed SHA-256 (one file only)")] = None,
+    with_sha512: Annotated[bool, typer.Option(
+        help="Also SHA-512 (SHA-256 and BLAKE3 are always computed)")] = False,
     legacy_hashes: Annotated[bool, typer.Option(help="Also MD5 and SHA-1")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest files into a case: hashed once while copied into the store."""
+    """Ingest files into a case: hashed once (SHA-256 and BLAKE3) while copied into the
+    store."""
     from rogatory import cli as root
     from rogatory.config import Settings
     from rogatory.errors import FieldError, ValidationFailed
@@ -100,15 +119,15 @@ def ingest(
             for path in files:
                 task = progress.add_task(path.name, total=path.stat().st_size)
                 try:
-                    with root._session() as session:
+                    with root._session() as session, open_evidence(path) as fh:
                         item = service.ingest(
                             session=session, store=store,
                             actor=root._actor(session, user), case_reference=case,
-                            chunks=_file_chunks(path, progress, task),
+                            chunks=_ProgressReader(fh, progress, task),
                             original_name=os.fsencode(path.name), metadata=metadata,
                             claimed={"sha256": sha256} if sha256 else None,
                             legacy_hashes=legacy_hashes, clock=clock,
-                            timestamp=timestamper(settings))
+                            timestamp=timestamper(settings), sha512=with_sha512)
                         done.append(_item_dict(item))
                 except service.ClaimedHashMismatch as refused:
                     with root._session() as session:

@@ -4,10 +4,16 @@ offline with `rogatory.evidence.verify` (and `bagit.py --validate`, `case_valida
 
 Layout of the bag:
 
-- `data/<exhibit>__<name>`: the selected items' files, copied from the content-addressed store;
-- `manifest-sha256.txt`, `manifest-sha512.txt`, `tagmanifest-sha256.txt`,
-  `tagmanifest-sha512.txt`, `bagit.txt` (BagIt 1.0), `bag-info.txt` (Source-Organization = the
-  exporting authority, External-Identifier = the case reference, Bagging-Date, Rogatory-Node);
+- `data/<exhibit>__<name>`: the selected items' files, copied from the content-addressed store
+  (the copy is hashed as it is written and must match what was recorded at ingest);
+- `manifest-sha256.txt`, `manifest-blake3.txt`, `tagmanifest-sha256.txt`,
+  `tagmanifest-blake3.txt`, `bagit.txt` (BagIt 1.0), `bag-info.txt` (Source-Organization = the
+  exporting authority, External-Identifier = the case reference, Bagging-Date, Rogatory-Node,
+  Rogatory-Package-Format). SHA-256 is the manifest every BagIt tool checks (`bagit.py
+  --validate` knows only hashlib's algorithms and leaves the BLAKE3 manifests alone, as tag
+  files covered by `tagmanifest-sha256.txt`); BLAKE3 is the second, independent hash, checked by
+  `rogatory verify`. Items ingested before BLAKE3 get it computed over their copy here, once the
+  copy's SHA-256 and SHA-512 match the recorded ones;
 - tag files under `metadata/` (covered by the tag manifests): `case.jsonld` (a CASE 1.5.0 / UCO
   graph), `custody.json` (the custody events in ledger order, each with its ledger leaf data),
   `proofs.json` (an RFC 9162 inclusion proof of every event against the checkpoint),
@@ -48,9 +54,10 @@ from rogatory.config import Settings
 from rogatory.directory import service as directory
 from rogatory.errors import FieldError, NotFound, ValidationFailed, VerificationError
 from rogatory.evidence import service
+from rogatory.evidence.hashing import ALWAYS, BLAKE3, SHA256, hash_stream
 from rogatory.evidence.models import CustodyEvent, EvidenceItem
 from rogatory.evidence.report import custody_report_pdf, ensure_signer
-from rogatory.evidence.store import CHUNK_SIZE, EvidenceStore
+from rogatory.evidence.store import EvidenceStore
 from rogatory.fsutil import fsync_dir
 from rogatory.identity.policy import Actor
 from rogatory.ledger import checkpoint as cp
@@ -60,9 +67,11 @@ from rogatory.requests import service as requests_service
 from rogatory.timestamp.authority import ensure_tsa
 from rogatory.timestamp.client import timestamper
 
-PACKAGE_FORMAT = "rogatory-evidence-package/1"
+PACKAGE_FORMAT = "rogatory-evidence-package/2"
+# the manifest algorithms of each package format (/1: before BLAKE3, still verified)
+FORMAT_ALGORITHMS = {"rogatory-evidence-package/1": ("sha256", "sha512"),
+                     PACKAGE_FORMAT: ALWAYS}
 BAGIT_TXT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
-ALGORITHMS = ["sha256", "sha512"]
 METADATA = "metadata"
 CASE_JSONLD = f"{METADATA}/case.jsonld"
 CUSTODY_JSON = f"{METADATA}/custody.json"
@@ -89,7 +98,10 @@ CONTEXT: dict[str, str] = {
     "types": "https://ontology.unifiedcyberontology.org/uco/types/",
     "xsd": "http://www.w3.org/2001/XMLSchema#",
 }
-HASH_METHODS = {"sha256": "SHA256", "sha512": "SHA512"}
+# types:hashMethod values. UCO's HashNameVocab (UCO 1.4) lists SHA256 and SHA512 but not
+# BLAKE3; the property also takes any xsd:string, and a value outside the vocabulary is reported
+# by case_validate at severity Info only (shape types:Hash-hashMethod-in-shape).
+HASH_METHODS = {"sha256": "SHA256", "blake3": "BLAKE3", "sha512": "SHA512"}
 _NS = uuid.UUID("6f2b0c3e-5a51-4d3b-9a57-7d1c2f0e8b11")  # Rogatory's namespace for node IRIs
 _UNSAFE = re.compile(r"[^\w.+-]+")
 _BAGIT_LOCK = threading.Lock()
@@ -177,12 +189,8 @@ def export_case(*, session: Session, actor: Actor, case_reference: str,
                                     dir=out_dir.parent))
     try:
         names = {item.id: payload_name(item) for item in items}
-        for item in items:
-            with (staging / names[item.id]).open("xb") as fh:
-                for chunk in store.read_chunks(item.sha256, CHUNK_SIZE):
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
+        hashes = {item.id: _copy_payload(store, item, staging / names[item.id])
+                  for item in items}
         bag_info = {
             "Source-Organization": authority.name,
             "External-Identifier": case.reference,
@@ -194,14 +202,17 @@ def export_case(*, session: Session, actor: Actor, case_reference: str,
             "Rogatory-Package-Format": PACKAGE_FORMAT,
         }
         with _BAGIT_LOCK:
-            bag = bagit.make_bag(str(staging), bag_info, processes=1, checksums=ALGORITHMS)
+            bag = bagit.make_bag(str(staging), bag_info, processes=1, checksums=[SHA256])
         _check_payload(bag, items, names)
+        write_manifest(staging / f"manifest-{BLAKE3}.txt", {
+            f"data/{names[i.id]}": hashes[i.id][BLAKE3] for i in items})
 
         meta = staging / METADATA
         custody, proofs = _custody_and_proofs(session, items, chains, names, checkpoint)
         _write(meta / "custody.json", _json({"format": PACKAGE_FORMAT,
                                              "case_reference": case.reference,
-                                             "items": [_item_entry(i, names[i.id])
+                                             "items": [_item_entry(i, names[i.id],
+                                                                   hashes[i.id])
                                                        for i in items],
                                              "events": custody}))
         _write(meta / "proofs.json", _json({
@@ -230,11 +241,12 @@ def export_case(*, session: Session, actor: Actor, case_reference: str,
         _write(meta / "case.jsonld", _json(case_graph(
             case_reference=case.reference, case_id=case.id, title=case.title,
             items=items, chains=chains, names=names, authority_names=authority_names,
-            node_name=settings.node_name)))
+            node_name=settings.node_name, hashes=hashes)))
 
         (staging / "bagit.txt").write_text(BAGIT_TXT, encoding="utf-8")
         with _BAGIT_LOCK:
             bagit.Bag(str(staging)).save(processes=1)  # tag manifests over metadata/ too
+        write_tag_manifest(staging, BLAKE3)
         os.chmod(staging, 0o755)
         os.rename(staging, out_dir)
         fsync_dir(out_dir.parent)
@@ -248,27 +260,74 @@ def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+def recorded_hashes(item: EvidenceItem) -> dict[str, str]:
+    """The hashes recorded at ingest that a package carries: SHA-256, BLAKE3 (absent for items
+    ingested before it) and SHA-512 when there is one. MD5 and SHA-1 stay on the node."""
+    found = {"sha256": item.sha256, "blake3": item.blake3, "sha512": item.sha512}
+    return {algorithm: value for algorithm, value in found.items() if value is not None}
+
+
+def _copy_payload(store: EvidenceStore, item: EvidenceItem, target: Path) -> dict[str, str]:
+    """Copy the item's blob to `target` (fsynced), hashing the copy in the same read: every
+    recorded hash must match. Returns the copy's SHA-256, BLAKE3 and (when recorded) SHA-512."""
+    recorded = recorded_hashes(item)
+    with store.path_for(item.sha256).open("rb", buffering=0) as source, \
+            target.open("xb", buffering=0) as out:
+        def write(view: memoryview) -> None:
+            while view:
+                view = view[out.write(view) or 0:]
+
+        hashed = hash_stream(source, [*ALWAYS, *(a for a in recorded if a not in ALWAYS)],
+                             sink=write)
+        os.fsync(out.fileno())
+    for algorithm, expected in recorded.items():
+        if hashed.digests[algorithm] != expected:
+            raise VerificationError(
+                f"the stored copy of {item.exhibit_number} does not hash as recorded: "
+                f"{algorithm} expected {expected}, found {hashed.digests[algorithm]}")
+    return hashed.digests
 
 
 def _check_payload(bag: Any, items: list[EvidenceItem], names: dict[str, str]) -> None:
-    """The hashes bagit computed over the copies are the ones recorded at ingest."""
+    """The SHA-256 bagit computed over the copies is the one recorded at ingest."""
     entries: dict[str, dict[str, str]] = bag.entries
     for item in items:
-        found = entries.get(f"data/{names[item.id]}", {})
-        for algorithm in ALGORITHMS:
-            expected = getattr(item, algorithm)
-            if found.get(algorithm) != expected:
-                raise VerificationError(
-                    f"the stored copy of {item.exhibit_number} does not hash as recorded: "
-                    f"{algorithm} expected {expected}, found {found.get(algorithm)}")
+        found = entries.get(f"data/{names[item.id]}", {}).get(SHA256)
+        if found != item.sha256:
+            raise VerificationError(
+                f"the stored copy of {item.exhibit_number} does not hash as recorded: "
+                f"sha256 expected {item.sha256}, found {found}")
 
 
-def _item_entry(item: EvidenceItem, name: str) -> dict[str, Any]:
+def _manifest_name(rel: str) -> str:
+    """RFC 8493 §2.1.3: CR, LF and '%' in a manifest path are percent-encoded."""
+    return rel.replace("%", "%25").replace("\n", "%0A").replace("\r", "%0D")
+
+
+def write_manifest(path: Path, entries: dict[str, str]) -> None:
+    """A BagIt manifest (`<hex digest>  <path>` lines, sorted by path), fsynced."""
+    _write(path, "".join(f"{digest}  {_manifest_name(rel)}\n"
+                         for rel, digest in sorted(entries.items())))
+
+
+def write_tag_manifest(root: Path, algorithm: str) -> None:
+    """`tagmanifest-<algorithm>.txt` over the tag files `tagmanifest-sha256.txt` lists (written
+    by bagit: every file outside data/ except the tag manifests)."""
+    listed = (root / f"tagmanifest-{SHA256}.txt").read_text(encoding="utf-8").splitlines()
+    rels = [line.split(" ", 1)[1].lstrip(" ") for line in listed if line.strip()]
+    entries = {}
+    for rel in rels:
+        with (root / rel).open("rb", buffering=0) as fh:
+            entries[rel] = hash_stream(fh, [algorithm]).digests[algorithm]
+    write_manifest(root / f"tagmanifest-{algorithm}.txt", entries)
+
+
+def _item_entry(item: EvidenceItem, name: str, hashes: dict[str, str]) -> dict[str, Any]:
     token = item.timestamp_token
     return {
         "item_id": item.id, "exhibit_number": item.exhibit_number,
         "file": f"data/{name}", "display_name": item.display_name, "size": item.size,
-        "sha256": item.sha256, "sha512": item.sha512,
+        **{algorithm: hashes[algorithm] for algorithm in HASH_METHODS if algorithm in hashes},
         "timestamp": None if token is None
         else f"{TIMESTAMPS}/{safe_name(item.exhibit_number, 80)}.tsr",
     }
@@ -305,10 +364,12 @@ def _custody_and_proofs(session: Session, items: list[EvidenceItem],
 
 def case_graph(*, case_reference: str, case_id: str, title: str, items: list[EvidenceItem],
                chains: dict[str, list[CustodyEvent]], names: dict[str, str],
-               authority_names: dict[str, str], node_name: str) -> dict[str, Any]:
+               authority_names: dict[str, str], node_name: str,
+               hashes: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
     """The CASE 1.5.0 JSON-LD graph of the exported items: the investigation, each file with
-    its hashes, its provenance record (exhibit number), the acquisition and every custody event
-    as investigative actions, each informed by the one before."""
+    its hashes (SHA-256, BLAKE3 and, when recorded, SHA-512: `hashes` by item id, else those
+    recorded at ingest), its provenance record (exhibit number), the acquisition and every
+    custody event as investigative actions, each informed by the one before."""
     graph: list[dict[str, Any]] = []
     investigation_objects: list[dict[str, str]] = []
 
@@ -323,15 +384,17 @@ def case_graph(*, case_reference: str, case_id: str, title: str, items: list[Evi
 
     for item in items:
         file_id = _node_id(node_name, "file", item.id)
-        hashes = []
+        values = hashes[item.id] if hashes is not None else recorded_hashes(item)
+        hash_refs = []
         for algorithm, method in HASH_METHODS.items():
+            if algorithm not in values:
+                continue
             hash_id = _node_id(node_name, "hash", item.id, algorithm)
-            hashes.append(ref(hash_id))
+            hash_refs.append(ref(hash_id))
             graph.append({
                 "@id": hash_id, "@type": "types:Hash",
                 "types:hashMethod": method,
-                "types:hashValue": {"@type": "xsd:hexBinary",
-                                    "@value": getattr(item, algorithm)},
+                "types:hashValue": {"@type": "xsd:hexBinary", "@value": values[algorithm]},
             })
         graph.append({
             "@id": file_id, "@type": "observable:File", "core:name": item.display_name,
@@ -344,7 +407,7 @@ def case_graph(*, case_reference: str, case_id: str, title: str, items: list[Evi
                 {"@id": _node_id(node_name, "content-facet", item.id),
                  "@type": "observable:ContentDataFacet",
                  "observable:sizeInBytes": {"@type": "xsd:integer", "@value": item.size},
-                 "observable:hash": hashes},
+                 "observable:hash": hash_refs},
             ],
         })
         record_id = _node_id(node_name, "provenance", item.id)

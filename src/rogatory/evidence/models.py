@@ -1,6 +1,7 @@
 """Tables of the evidence vault: evidence items (one file of one case, with its hashes and its
 acquisition metadata as CASE/UCO describes them), their append-only custody events, and the
-record of refused ingests (a claimed hash that did not match the content).
+record of refused ingests (a claimed hash that did not match the content). Every item has a
+SHA-256 and a second independent hash: BLAKE3 since migration evid0004, SHA-512 before it.
 
 Append-only: no code path updates or deletes a row of these tables. A mistaken custody event is
 corrected by a new event whose `corrects_event_id` points at it. Custody kinds follow the
@@ -58,7 +59,10 @@ class EvidenceItem(Base):
     display_name: Mapped[str] = mapped_column(String(255))  # control characters replaced
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    sha512: Mapped[str] = mapped_column(String(128))
+    # the second, independent hash of every item ingested since migration evid0004; NULL for
+    # items ingested before it, which have a sha512 instead
+    blake3: Mapped[str | None] = mapped_column(String(64))
+    sha512: Mapped[str | None] = mapped_column(String(128))  # on request (always before evid0004)
     md5: Mapped[str | None] = mapped_column(String(32))
     sha1: Mapped[str | None] = mapped_column(String(40))
     examiner: Mapped[str] = mapped_column(String(200))

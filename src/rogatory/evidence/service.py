@@ -1,9 +1,15 @@
 """Evidence service: ingest a file into a case, record its chain of custody, read both.
 
 Ingest streams the data once into the store (`rogatory.evidence.store`), computing the hashes
-itself; hashes the client claims are only compared afterwards (DESIGN "Evidence and the
-ledger"). Everything cheap is checked before the data is read. The blob is published into the
-store only after every check passed, so a refused file never appears there.
+itself: SHA-256 and BLAKE3 always; SHA-512 when asked (`sha512=True`) or when the client claims
+one (a claimed hash is always checked, so it is computed and recorded too); MD5 and SHA-1 only
+with `legacy_hashes` (a claimed MD5 or SHA-1 without it is refused). Hashes the client claims
+are only compared afterwards (DESIGN "Evidence and the ledger"). Everything cheap is checked
+before the data is read. The blob is published into the store only after every check passed, so
+a refused file never appears there.
+
+Items ingested before BLAKE3 (migration evid0004) have no `blake3` and always a `sha512`; every
+reader handles both.
 
 Custody is append-only (a correction is a new event pointing at the one it corrects) and every
 custody event is a leaf of the ledger (`rogatory.ledger.store.append`, kind "custody", data the
@@ -21,7 +27,7 @@ from __future__ import annotations
 import json
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from rogatory.clock import Clock, ensure_utc
 from rogatory.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from rogatory.evidence.hashing import HEX_LENGTHS, LEGACY, Source
 from rogatory.evidence.models import CustodyEvent, CustodyKind, EvidenceItem, IngestRefusal
 from rogatory.evidence.store import Digests, EvidenceStore
 from rogatory.identity.models import Role
@@ -52,8 +59,7 @@ CUSTODY_ROLES = INGEST_ROLES
 
 LEDGER_KIND_CUSTODY = "custody"
 LEDGER_KIND_REFUSAL = "evidence_ingest_refusal"
-HASH_LENGTHS = {"sha256": 64, "sha512": 128, "md5": 32, "sha1": 40}
-LEGACY = frozenset({"md5", "sha1"})
+HASH_LENGTHS = HEX_LENGTHS
 MAX_NAME_BYTES = 255
 TEXT_LIMITS = {"examiner": 200, "tool": 200, "tool_version": 100, "method": 200,
                "source_device": 200, "seal_number": 100, "place": 200}
@@ -73,7 +79,8 @@ MSG_NAME_LONG = "The file name must be at most {max} bytes in UTF-8."
 MSG_EMPTY_FILE = "The file is empty (0 bytes); nothing was stored."
 MSG_DUPLICATE = "This file is already in the case as {exhibit}."
 MSG_HASH_FORMAT = "Must be {length} lowercase or uppercase hexadecimal digits."
-MSG_HASH_UNKNOWN = "Unknown hash; use sha256 or sha512 (md5 and sha1 with legacy hashes)."
+MSG_HASH_UNKNOWN = ("Unknown hash; use sha256, blake3 or sha512 (md5 and sha1 with legacy "
+                    "hashes).")
 MSG_HASH_MISMATCH = "Does not match the content: expected {expected}, found {found}."
 MSG_CORRECTS = "Not an event of this item."
 MSG_CORRECTION_NOTE = "A correction needs a note saying what it corrects."
@@ -249,12 +256,13 @@ def _require_role(actor: Actor, roles: frozenset[Role], what: str) -> None:
 
 def ingest(
     *, session: Session, store: EvidenceStore, actor: Actor, case_reference: str,
-    chunks: Iterable[bytes], original_name: str | bytes, metadata: AcquisitionMetadata,
+    chunks: Source, original_name: str | bytes, metadata: AcquisitionMetadata,
     claimed: dict[str, str] | None, legacy_hashes: bool, clock: Clock,
-    timestamp: Callable[[bytes], bytes] | None = None,
+    timestamp: Callable[[bytes], bytes] | None = None, sha512: bool = False,
 ) -> EvidenceItem:
-    """Stream `chunks` into the store and record the item with its `acquired` custody event
-    (a ledger leaf), or raise with nothing stored. See the module docstring for the order."""
+    """Stream `chunks` (byte chunks, or a binary file read with `readinto`) into the store and
+    record the item with its `acquired` custody event (a ledger leaf), or raise with nothing
+    stored. See the module docstring for which hashes are computed and for the order."""
     store.recover()
     case = requests_service.get_case(session=session, actor=actor, reference=case_reference)
     _require_role(actor, INGEST_ROLES, "ingest evidence")
@@ -265,7 +273,9 @@ def ingest(
     errors += claim_errors
     if errors:
         raise ValidationFailed(errors)
-    with store.stage(chunks, legacy=legacy_hashes) as staged:
+    extra = (["sha512"] if sha512 or "sha512" in wanted else []) + \
+        (sorted(LEGACY) if legacy_hashes else [])
+    with store.stage(chunks, extra=extra) as staged:
         digests = staged.digests
         if digests.size == 0:
             raise ValidationFailed([FieldError("file", MSG_EMPTY_FILE)])
@@ -276,7 +286,7 @@ def ingest(
         item = EvidenceItem(
             id=str(uuid.uuid4()), case_id=case.id, original_name=name,
             display_name=display_name(name), size=digests.size, sha256=digests.sha256,
-            sha512=digests.sha512, md5=digests.md5, sha1=digests.sha1,
+            blake3=digests.blake3, sha512=digests.sha512, md5=digests.md5, sha1=digests.sha1,
             examiner=metadata.examiner.strip(), acquired_at=_utc(metadata.acquired_at),
             tool=metadata.tool.strip(), tool_version=metadata.tool_version.strip(),
             method=metadata.method.strip(), source_device=metadata.source_device.strip(),

@@ -1,11 +1,17 @@
 """The content-addressed evidence store under `settings.evidence_dir`: a blob lives at
 `<sha256[:2]>/<sha256>` and is never rewritten.
 
-Writing reads the data once: each chunk updates SHA-256 and SHA-512 (and MD5 and SHA-1 only for
-legacy tools) and is written to a temporary file in `tmp/` (a fresh name, O_EXCL, mode 0600).
-The file is fsynced, made read-only and renamed into place, then the directory is fsynced; when
-the blob already exists the temporary file is dropped (same content, same name). Nothing is held
-in memory beyond one chunk.
+Writing reads the data once (`rogatory.evidence.hashing.hash_stream`): SHA-256 on one core,
+BLAKE3 on the other (plus SHA-512, and MD5 and SHA-1 for legacy tools, only when asked), and
+the write on a thread of its own, into a temporary file in `tmp/` (a fresh name, O_EXCL, mode
+0600). The write is direct (O_DIRECT: from the hashing buffers, page-aligned, straight to the
+disk, with no copy into the page cache and no write-back left for the fsync), so the disk works
+while the cores hash; the last, unaligned piece, and everything on a file system without
+O_DIRECT, is written through the page cache instead, handing every `WRITEBACK_BYTES` to the
+kernel's write-back (`posix_fadvise(POSIX_FADV_DONTNEED)` starts it without waiting, and drops
+pages already on disk). The file is fsynced, made read-only and renamed into place, then the
+directory is fsynced; when the blob already exists the temporary file is dropped (same content,
+same name). Nothing is held in memory beyond the hashing ring (a few 1 MiB buffers).
 
 Writing is two steps, `stage` then `publish`, so the ingest service can check the hashes before
 the blob appears in the store (a refused file never does). A writer holds an exclusive `flock`
@@ -19,19 +25,23 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import os
 import re
 import secrets
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from rogatory.errors import RogatoryError
+from rogatory.evidence.hashing import ALWAYS, CHUNK_SIZE, OPTIONAL, Source, hash_stream
 from rogatory.fsutil import fsync_dir
 
-CHUNK_SIZE = 1 << 20  # 1 MiB
+__all__ = ["CHUNK_SIZE", "Digests", "EvidenceStore", "StagedBlob", "StorageFull", "StoredBlob"]
+
+DIRECT_ALIGN = 4096  # O_DIRECT: length and offset multiples of the logical block size
+WRITEBACK_BYTES = 32 << 20  # buffered writes: start the write-back of every 32 MiB written
+_O_DIRECT = getattr(os, "O_DIRECT", 0)
+_ADVISE = getattr(os, "posix_fadvise", None)
 TMP_SUFFIX = ".part"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
@@ -46,11 +56,13 @@ class StorageFull(RogatoryError):
 
 @dataclass(frozen=True)
 class Digests:
-    """Hex digests computed while the data was written; md5/sha1 only for legacy tools."""
+    """Hex digests computed while the data was written: SHA-256 and BLAKE3 always, SHA-512
+    on request, md5/sha1 only for legacy tools."""
 
     size: int
     sha256: str
-    sha512: str
+    blake3: str
+    sha512: str | None = None
     md5: str | None = None
     sha1: str | None = None
 
@@ -150,37 +162,18 @@ class EvidenceStore:
                 pass
             os.close(fd)
 
-    def stage(self, chunks: Iterable[bytes], *, legacy: bool) -> StagedBlob:
-        """Write `chunks` to a temporary file, hashing them on the way, and fsync it."""
-        sha256, sha512 = hashlib.sha256(), hashlib.sha512()
-        md5 = hashlib.md5(usedforsecurity=False) if legacy else None
-        sha1 = hashlib.sha1(usedforsecurity=False) if legacy else None
-        # SHA-256 and the write run here; SHA-512 (and legacy hashes) on a second thread, one
-        # chunk behind: hashlib and os.write release the GIL, so the two cores work together
-        others = [h for h in (sha512, md5, sha1) if h is not None]
-
-        def update_others(chunk: bytes) -> None:
-            for h in others:
-                h.update(chunk)
-
+    def stage(self, chunks: Source, *, extra: Collection[str] = ()) -> StagedBlob:
+        """Write `chunks` (an iterable of byte chunks, or a binary file read with `readinto`)
+        to a temporary file, hashing them on the way, and fsync it. `extra` names optional
+        hashes (sha512, md5, sha1) to compute as well."""
+        unknown = sorted(set(extra) - set(OPTIONAL))
+        if unknown:
+            raise ValueError(f"not an optional hash: {', '.join(unknown)}")
         path, fd = self._new_temp()
-        size = 0
-        pending: Future[None] | None = None
         try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash") as pool:
-                for chunk in chunks:
-                    data = bytes(chunk)
-                    if pending is not None:
-                        pending.result()
-                    pending = pool.submit(update_others, data)
-                    sha256.update(data)
-                    view = memoryview(data)
-                    while view:
-                        written = os.write(fd, view)
-                        view = view[written:]
-                    size += len(data)
-                if pending is not None:
-                    pending.result()
+            writer = _Writer(fd)
+            hashed = hash_stream(chunks, [*ALWAYS, *(a for a in OPTIONAL if a in extra)],
+                                 sink=writer.write)
             os.fchmod(fd, 0o400)
             os.fsync(fd)
         except BaseException as exc:
@@ -189,14 +182,15 @@ class EvidenceStore:
             if isinstance(exc, OSError) and exc.errno in _FULL:
                 raise _full(exc) from exc
             raise
-        digests = Digests(size=size, sha256=sha256.hexdigest(), sha512=sha512.hexdigest(),
-                          md5=md5.hexdigest() if md5 else None,
-                          sha1=sha1.hexdigest() if sha1 else None)
+        found = hashed.digests
+        digests = Digests(size=hashed.size, sha256=found["sha256"], blake3=found["blake3"],
+                          sha512=found.get("sha512"), md5=found.get("md5"),
+                          sha1=found.get("sha1"))
         return StagedBlob(self, path, fd, digests)
 
-    def write_stream(self, chunks: Iterable[bytes], *, legacy: bool) -> StoredBlob:
+    def write_stream(self, chunks: Source, *, extra: Collection[str] = ()) -> StoredBlob:
         """Stage and publish in one go."""
-        return self.stage(chunks, legacy=legacy).publish()
+        return self.stage(chunks, extra=extra).publish()
 
     def recover(self) -> list[Path]:
         """Remove temporary files left by writers that died; returns what was removed."""
@@ -223,6 +217,50 @@ class EvidenceStore:
         return removed
 
 
+class _Writer:
+    """Writes each buffer to `fd` in order (see the module docstring): direct I/O while the
+    buffers and the offset are aligned, buffered with early write-back otherwise."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._written = 0
+        self._flushed = 0
+        self._direct = _set_direct(fd, True)
+
+    def write(self, data: memoryview) -> None:
+        if self._direct and (len(data) % DIRECT_ALIGN or self._written % DIRECT_ALIGN):
+            self._direct = _set_direct(self._fd, False)  # the tail, or an odd-sized read
+        view = data
+        while view:
+            try:
+                done = os.write(self._fd, view)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL or not self._direct:
+                    raise
+                self._direct = _set_direct(self._fd, False)  # a device wanting more alignment
+                continue
+            view = view[done:]
+        self._written += len(data)
+        if not self._direct and _ADVISE is not None and \
+                self._written - self._flushed >= WRITEBACK_BYTES:
+            # start writing the new range to disk (no wait), and drop the pages of the range
+            # before it, clean by now: an ingested blob is rarely read back soon
+            start = max(0, self._flushed - WRITEBACK_BYTES)
+            _ADVISE(self._fd, start, self._written - start, os.POSIX_FADV_DONTNEED)
+            self._flushed = self._written
+
+
+def _set_direct(fd: int, on: bool) -> bool:
+    """Switch O_DIRECT on or off for `fd`; returns whether it is on (never where the file
+    system or the platform does not offer it)."""
+    if not _O_DIRECT:
+        return False
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | _O_DIRECT if on else flags & ~_O_DIRECT)
+    except OSError:
+        return False
+    return on
 
 
 def _full(exc: OSError) -> StorageFull:

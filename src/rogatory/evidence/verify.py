@@ -3,15 +3,21 @@ folder written by `rogatory.evidence.export`.
 
 Checks, each reported with every difference it found (which file or event, expected, found):
 
-1. `bag`: the BagIt structure (RFC 8493) and every payload and tag manifest entry, SHA-256 and
-   SHA-512 recomputed here while streaming each file once in 1 MiB chunks; files that are in no
-   manifest (extra) and entries whose file is gone (missing);
+1. `bag`: the BagIt structure (RFC 8493) and every payload and tag manifest entry, each file
+   read once (`rogatory.evidence.hashing.hash_stream`: SHA-256 on one core, BLAKE3 on the other,
+   in 1 MiB buffers); files that are in no manifest (extra) and entries whose file is gone
+   (missing). The manifests required are those of the package's format (`bag-info.txt`
+   Rogatory-Package-Format: sha256 and blake3; sha256 and sha512 for packages made before
+   BLAKE3); any other manifest present is checked too when its algorithm is known, and named
+   when it is not;
 2. `checkpoint`: the signed checkpoint (C2SP signed note) against `metadata/node.pub`;
 3. `custody`: for every custody event, its leaf hash recomputed from the leaf data, its
    RFC 9162 inclusion proof against the checkpoint root, and the leaf's sha256 against the file;
 4. `timestamps`: every RFC 3161 token (checkpoint and items) against `metadata/tsa/ca.pem`, its
    imprint being the right digest;
-5. `case`: `metadata/case.jsonld` parses and names the same hashes as the manifests;
+5. `case`: `metadata/case.jsonld` parses, describes every payload file, and every hash it
+   names for a file is that file's (recomputed in the same read; SHA-256 and the format's second
+   hash are required);
 6. `report`: the PAdES signature of `metadata/custody-report.pdf` against `metadata/tsa/ca.pem`.
 """
 
@@ -19,9 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,19 +37,24 @@ from rogatory.evidence.export import (
     CHECKPOINT_TXT,
     CUSTODY_JSON,
     CUSTODY_REPORT,
+    FORMAT_ALGORITHMS,
+    HASH_METHODS,
     NODE_PUB,
+    PACKAGE_FORMAT,
     PROOFS_JSON,
     TSA_CA,
     TSA_CERT,
 )
+from rogatory.evidence.hashing import CHUNK_SIZE, HEX_LENGTHS, LABELS, SHA256, hash_stream
 from rogatory.evidence.report import verify_report_pdf
 from rogatory.ledger import checkpoint as cp
 from rogatory.ledger import merkle
 from rogatory.timestamp.verify import verify_token
 
-CHUNK = 1 << 20
-ALGORITHMS = ("sha256", "sha512")
-_HEX_LENGTHS = {"sha256": 64, "sha512": 128}
+CHUNK = CHUNK_SIZE
+_HEX_LENGTHS = HEX_LENGTHS
+# types:hashMethod value (as written by the export, any case) -> algorithm
+_METHODS = {**{m.lower(): a for a, m in HASH_METHODS.items()}, "md5": "md5", "sha1": "sha1"}
 
 
 @dataclass(frozen=True)
@@ -119,23 +128,14 @@ class Report:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rogatory-verify-sha512")
+def _hash_file(path: Path, algorithms: set[str]) -> dict[str, str]:
+    """Every hash in `algorithms` in one streaming read, SHA-256 and the others on two cores."""
+    with path.open("rb", buffering=0) as fh:
+        return hash_stream(fh, sorted(algorithms)).digests
 
 
-def _hash_file(path: Path) -> dict[str, str]:
-    """SHA-256 and SHA-512 in one streaming read; SHA-512 runs in a second thread (hashlib
-    releases the GIL on large buffers), so two cores hash at once."""
-    sha256, sha512 = hashlib.sha256(), hashlib.sha512()
-    pending: Future[None] | None = None
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            if pending is not None:
-                pending.result()
-            pending = _POOL.submit(sha512.update, chunk)
-            sha256.update(chunk)
-    if pending is not None:
-        pending.result()
-    return {"sha256": sha256.hexdigest(), "sha512": sha512.hexdigest()}
+def _labels(algorithms: list[str] | tuple[str, ...]) -> str:
+    return " and ".join(LABELS.get(a, a) for a in algorithms)
 
 
 def _decode_name(text: str) -> str:
@@ -188,8 +188,44 @@ def _all_files(root: Path) -> list[str]:
 # --- 1. bag ------------------------------------------------------------------------------------
 
 
-def _check_bag(root: Path, check: Check) -> dict[str, dict[str, str]]:
-    """Returns the recomputed hashes of every file that exists, by relative path."""
+def _stated_format(root: Path) -> str | None:
+    info = root / "bag-info.txt"
+    lines = info.read_text("utf-8", "replace").splitlines() if info.is_file() else []
+    return next((line.split(":", 1)[1].strip() for line in lines
+                 if line.startswith("Rogatory-Package-Format:")), None)
+
+
+def _package_format(root: Path, check: Check) -> tuple[str, ...]:
+    """The manifest algorithms the package's format requires (`bag-info.txt`)."""
+    stated = _stated_format(root)
+    if stated not in FORMAT_ALGORITHMS:
+        check.fail("bag-info.txt", "Rogatory-Package-Format is missing or unknown",
+                   expected=" or ".join(FORMAT_ALGORITHMS), found=stated)
+        return FORMAT_ALGORITHMS[PACKAGE_FORMAT]
+    return FORMAT_ALGORITHMS[stated]
+
+
+def _manifest_algorithms(root: Path, prefix: str, required: tuple[str, ...],
+                         check: Check) -> list[str]:
+    """The algorithms of the `<prefix>-<algorithm>.txt` files present, required ones first;
+    a missing required manifest and one of an unknown algorithm are failures."""
+    present = sorted(p.name[len(prefix) + 1:-4] for p in root.glob(f"{prefix}-*.txt")
+                     if p.is_file())
+    for algorithm in required:
+        if algorithm not in present:
+            check.fail(f"{prefix}-{algorithm}.txt", "manifest is missing")
+    for algorithm in present:
+        if algorithm not in _HEX_LENGTHS:
+            check.fail(f"{prefix}-{algorithm}.txt",
+                       "manifest of an algorithm this verifier does not know; not checked")
+    return [a for a in required if a in present] + \
+        [a for a in present if a not in required and a in _HEX_LENGTHS]
+
+
+def _check_bag(root: Path, check: Check,
+               described: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
+    """Returns the recomputed hashes of every file that exists, by relative path: SHA-256, the
+    algorithms of the manifests that cover it and those the CASE graph names for it."""
     bagit_txt = root / "bagit.txt"
     if not bagit_txt.is_file():
         check.fail("bagit.txt", "missing: not a BagIt bag")
@@ -200,17 +236,28 @@ def _check_bag(root: Path, check: Check) -> dict[str, dict[str, str]]:
             check.fail("bagit.txt", "not a BagIt declaration",
                        expected="BagIt-Version and Tag-File-Character-Encoding: UTF-8",
                        found=" | ".join(lines[:2]))
+    required = _package_format(root, check)
+    payload_algorithms = _manifest_algorithms(root, "manifest", required, check)
+    tag_algorithms = _manifest_algorithms(root, "tagmanifest", required, check)
     files = _all_files(root)
     for rel in files:
         if (root / rel).is_symlink():
             check.fail(rel, "is a symbolic link; a package holds only regular files")
-    computed = {rel: _hash_file(root / rel) for rel in files if not (root / rel).is_symlink()}
     payload = {rel for rel in files if rel.startswith("data/")}
     tag_files = {rel for rel in files if not rel.startswith("data/")
                  and not rel.startswith("tagmanifest-")}
-    for algorithm in ALGORITHMS:
-        for kind, name, scope in (("payload", f"manifest-{algorithm}.txt", payload),
-                                  ("tag", f"tagmanifest-{algorithm}.txt", tag_files)):
+
+    def algorithms(rel: str) -> set[str]:
+        wanted = {SHA256, *(payload_algorithms if rel in payload else tag_algorithms)}
+        wanted |= {a for a in (described or {}).get(rel, {}) if a in _HEX_LENGTHS}
+        return wanted
+
+    computed = {rel: _hash_file(root / rel, algorithms(rel)) for rel in files
+                if not (root / rel).is_symlink()}
+    for kind, algorithm_list, scope in (("payload", payload_algorithms, payload),
+                                        ("tag", tag_algorithms, tag_files)):
+        for algorithm in algorithm_list:
+            name = f"{'manifest' if kind == 'payload' else 'tagmanifest'}-{algorithm}.txt"
             entries = _read_manifest(root, name, algorithm, check)
             if entries is None:
                 continue
@@ -220,9 +267,9 @@ def _check_bag(root: Path, check: Check) -> dict[str, dict[str, str]]:
                                found=rel)
                 if rel not in computed:
                     check.fail(rel, f"missing: listed in {name} but not in the package")
-                elif computed[rel][algorithm] != digest:
+                elif computed[rel].get(algorithm) != digest:
                     check.fail(rel, f"{algorithm} differs from {name}", expected=digest,
-                               found=computed[rel][algorithm])
+                               found=computed[rel].get(algorithm))
             for rel in sorted(scope - set(entries)):
                 check.fail(rel, f"extra: not listed in {name}")
     info = root / "bag-info.txt"
@@ -235,7 +282,7 @@ def _check_bag(root: Path, check: Check) -> dict[str, dict[str, str]]:
             check.fail("bag-info.txt", "Payload-Oxum (bytes.files) differs from the payload",
                        expected=oxum, found=actual)
     check.notes.append(f"{len(payload)} payload file(s), {len(tag_files)} tag file(s), "
-                       "SHA-256 and SHA-512 recomputed")
+                       f"{_labels(payload_algorithms)} recomputed")
     return computed
 
 
@@ -410,30 +457,30 @@ def _types(node: dict[str, Any]) -> list[str]:
     return [kind] if isinstance(kind, str) else list(kind)
 
 
-def _check_case(root: Path, check: Check, computed: dict[str, dict[str, str]]) -> None:
+def _read_case(root: Path, check: Check) -> dict[str, dict[str, str]] | None:
+    """The hashes the CASE graph names for each file, by its path in the package and by
+    algorithm (the hash method lowercased when it is not one this verifier knows)."""
     doc = _load_json(root, CASE_JSONLD, check)
     if doc is None:
-        return
+        return None
     graph = doc.get("@graph") if isinstance(doc, dict) else None
     if not isinstance(graph, list):
         check.fail(CASE_JSONLD, "has no @graph list")
-        return
+        return None
     nodes = {n["@id"]: n for n in graph if isinstance(n, dict) and "@id" in n}
     if not any("case-investigation:Investigation" in _types(n) for n in nodes.values()):
         check.fail(CASE_JSONLD, "names no case-investigation:Investigation")
-    named: set[str] = set()
+    described: dict[str, dict[str, str]] = {}
     for node in nodes.values():
         if "observable:File" not in _types(node):
             continue
         facets = [f for f in node.get("core:hasFacet", []) if isinstance(f, dict)]
         path = next((f.get("observable:filePath") for f in facets
                      if "observable:FileFacet" in _types(f)), None)
-        subject = f"{CASE_JSONLD} file {path}"
         if not isinstance(path, str):
             check.fail(CASE_JSONLD, f"a File ({node['@id']}) has no observable:filePath")
             continue
-        named.add(path)
-        hashes: dict[str, str] = {}
+        hashes = described.setdefault(path, {})
         for facet in facets:
             for ref in facet.get("observable:hash", []) if isinstance(facet, dict) else []:
                 h = nodes.get(ref.get("@id")) if isinstance(ref, dict) else None
@@ -444,18 +491,32 @@ def _check_case(root: Path, check: Check, computed: dict[str, dict[str, str]]) -
                 method = method.get("@value") if isinstance(method, dict) else method
                 value = value.get("@value") if isinstance(value, dict) else value
                 if isinstance(method, str) and isinstance(value, str):
-                    hashes[method.lower()] = value.lower()
+                    hashes[_METHODS.get(method.lower(), method.lower())] = value.lower()
+    return described
+
+
+def _check_case(root: Path, check: Check, described: dict[str, dict[str, str]] | None,
+                computed: dict[str, dict[str, str]]) -> None:
+    if described is None:
+        return
+    required = FORMAT_ALGORITHMS.get(_stated_format(root) or "",
+                                     FORMAT_ALGORITHMS[PACKAGE_FORMAT])
+    for path, hashes in sorted(described.items()):
+        subject = f"{CASE_JSONLD} file {path}"
         actual = computed.get(path)
         if actual is None:
             check.fail(subject, "names a file that is not in the package")
             continue
-        for algorithm in ALGORITHMS:
-            if hashes.get(algorithm) != actual[algorithm]:
+        for algorithm in [*required, *sorted(set(hashes) - set(required))]:
+            if algorithm not in _HEX_LENGTHS:
+                check.fail(subject, f"names a hash method this verifier does not know "
+                           f"({algorithm}); not checked", found=hashes[algorithm])
+            elif hashes.get(algorithm) != actual.get(algorithm):
                 check.fail(subject, f"{algorithm} in the CASE graph differs from the file",
-                           expected=hashes.get(algorithm), found=actual[algorithm])
-    for rel in sorted(r for r in computed if r.startswith("data/") and r not in named):
+                           expected=hashes.get(algorithm), found=actual.get(algorithm))
+    for rel in sorted(r for r in computed if r.startswith("data/") and r not in described):
         check.fail(rel, f"not described in {CASE_JSONLD}")
-    check.notes.append(f"{len(named)} file(s) described with SHA-256 and SHA-512")
+    check.notes.append(f"{len(described)} file(s) described with {_labels(required)}")
 
 
 # --- 6. signed custody report ------------------------------------------------------------------
@@ -478,7 +539,7 @@ def _check_report(root: Path, check: Check) -> None:
 def verify_package(path: Path) -> Report:
     """Check the package at `path`; the report says which checks passed and what differs."""
     root = Path(path)
-    checks = [Check("bag", "BagIt structure, payload and tag manifests (SHA-256, SHA-512)"),
+    checks = [Check("bag", "BagIt structure, payload and tag manifests (SHA-256, BLAKE3)"),
               Check("checkpoint", "Ledger checkpoint signed by the node key (node.pub)"),
               Check("custody", "Custody events: leaf hashes, inclusion proofs, file hashes"),
               Check("timestamps", "RFC 3161 timestamp tokens against the TSA certificate"),
@@ -487,10 +548,11 @@ def verify_package(path: Path) -> Report:
     if not root.is_dir():
         checks[0].fail(str(root), "is not a folder")
         return Report(root, checks)
-    computed = _check_bag(root, checks[0])
+    described = _read_case(root, checks[4])  # first: the hashes it names are read with the rest
+    computed = _check_bag(root, checks[0], described)
     checkpoint = _check_checkpoint(root, checks[1])
     custody = _check_custody(root, checks[2], checkpoint, computed)
     _check_timestamps(root, checks[3], custody, computed)
-    _check_case(root, checks[4], computed)
+    _check_case(root, checks[4], described, computed)
     _check_report(root, checks[5])
     return Report(root, checks)

@@ -92,6 +92,23 @@ def acting_side(actor: Actor, parties: Parties, verb: Verb) -> Side:
     )
 
 
+# Field-level minimization: each role sees the fields it needs.
+NARRATIVE_WITHHELD_FROM = frozenset({Role.PROVIDER_RESPONDER, Role.OVERSIGHT_AUDITOR})
+"""Roles that do not see a case's narrative (its summary): a provider sees the order addressed
+to it (the data requested and the legal basis), an auditor the metadata."""
+CONTENT_WITHHELD_FROM = frozenset({Role.OVERSIGHT_AUDITOR})
+"""Roles that see a request's metadata (parties, states, deadlines, timeline) but not its
+content (the form and its translations)."""
+
+
+def sees_case_narrative(actor: Actor) -> bool:
+    return actor.role not in NARRATIVE_WITHHELD_FROM
+
+
+def sees_request_content(actor: Actor) -> bool:
+    return actor.role not in CONTENT_WITHHELD_FROM
+
+
 def require_drafting(actor: Actor, issuing_authority_id: str) -> None:
     """Only the issuing authority's own staff may draft in its name."""
     if actor.authority_id != issuing_authority_id or actor.role not in DRAFTING_ROLES:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from rogatory.identity.models import ApiToken, Role, User
 from rogatory.identity.policy import Actor
 
 TOKEN_PREFIX = "rgt_"
+SCOPES = ("read", "write")
 
 
 def _digest(token: str) -> str:
@@ -61,15 +63,20 @@ def ensure_user(
 
 
 def issue_token(
-    *, session: Session, user: User, name: str, clock: Clock, token: str | None = None
+    *, session: Session, user: User, name: str, clock: Clock, token: str | None = None,
+    scopes: tuple[str, ...] = ("read", "write"), expires_at: datetime | None = None,
 ) -> str:
-    """Store a new bearer token for `user` and return it (the only time it is seen)."""
+    """Store a new bearer token for `user` and return it (the only time it is seen). A "read"
+    token may only GET; a token with an expiry stops working then."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {SCOPES}, not {sorted(unknown)}")
     value = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
     if session.scalar(select(ApiToken.id).where(ApiToken.token_sha256 == _digest(value))):
         return value
     session.add(ApiToken(
         id=str(uuid.uuid4()), user_id=user.id, name=name, token_sha256=_digest(value),
-        created_at=clock.now(), revoked_at=None,
+        created_at=clock.now(), revoked_at=None, scopes=list(scopes), expires_at=expires_at,
     ))
     session.flush()
     return value
@@ -84,7 +91,8 @@ def demo_token(secret: str, username: str) -> str:
 # Built once: this runs on every API call.
 _BY_TOKEN = (
     select(User.id, User.username, User.display_name, User.authority_id, User.role,
-           User.language, User.timezone, Authority.jurisdiction_code)
+           User.language, User.timezone, Authority.jurisdiction_code, ApiToken.scopes,
+           ApiToken.expires_at)
     .join(ApiToken, ApiToken.user_id == User.id)
     .join(Authority, Authority.id == User.authority_id)
     .where(ApiToken.token_sha256 == bindparam("digest"), ApiToken.revoked_at.is_(None),
@@ -92,11 +100,14 @@ _BY_TOKEN = (
 )
 
 
-def authenticate_token(*, session: Session, token: str) -> Actor:
-    """The actor behind a bearer token, or Unauthenticated (same answer for any failure)."""
+def authenticate_token(*, session: Session, token: str, now: datetime,
+                       write: bool = False) -> Actor:
+    """The actor behind a bearer token, or Unauthenticated (same answer for any failure:
+    unknown, revoked, expired, inactive user, or a read-only token used to write)."""
     found = session.connection().execute(_BY_TOKEN, {"digest": _digest(token)}).first()
-    if found is None:
-        raise Unauthenticated("invalid or revoked token")
+    if found is None or (found.expires_at is not None and found.expires_at <= now) or (
+            write and "write" not in found.scopes):
+        raise Unauthenticated("invalid, expired or revoked token, or not valid for this call")
     return Actor(
         user_id=found.id, username=found.username, display_name=found.display_name,
         authority_id=found.authority_id, jurisdiction=found.jurisdiction_code,

@@ -136,6 +136,41 @@ class DataCategoryRule(Rule):
     label: str
 
 
+class ListedOffence(Rule):
+    """An offence the instrument lists: the penalty threshold does not apply to it.
+    `by_information_system`: listed only when committed wholly or partly by means of an
+    information system."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    by_information_system: bool = False
+
+
+class ThresholdRule(Rule):
+    """How grave the offence must be before these data categories may be ordered: punishable
+    by a custodial sentence of a maximum of at least `maximum_penalty_at_least_years`, or one
+    of `listed_offences` (checked by `rogatory.safeguards`)."""
+
+    data_categories: list[DataCategory]
+    maximum_penalty_at_least_years: int = Field(ge=1)
+    listed_offences: list[ListedOffence] = []
+
+
+class NotificationRule(Rule):
+    """Orders for these data categories go to the enforcing State's authority at the same time
+    as to the addressee; it may raise grounds for refusal within `window` (`emergency_window`
+    in emergencies). `suspensive`: the addressee waits for the window to end, except in
+    emergencies (`suspension_article`). `exception_article`: no notification when the offence
+    and the person are both in the issuing State (checked by `rogatory.safeguards`)."""
+
+    data_categories: list[DataCategory]
+    window: Duration
+    emergency_window: Duration | None = None
+    window_article: str = Field(min_length=3)
+    suspensive: bool = True
+    suspension_article: str | None = None
+    exception_article: str | None = None
+
+
 class Instrument(Strict):
     """One legal instrument, as one versioned definition file."""
 
@@ -155,6 +190,8 @@ class Instrument(Strict):
     issuers: list[IssuerRule]
     deadlines: list[DeadlineRule] = []
     refusal_grounds: list[RefusalGround] = []
+    thresholds: list[ThresholdRule] = []
+    notification: NotificationRule | None = None
     verbs: list[Verb]
     sections: list[Section]
 
@@ -184,6 +221,12 @@ class Instrument(Strict):
         codes = [g.code for g in self.refusal_grounds]
         if len(codes) != len(set(codes)):
             raise ValueError("duplicate refusal ground codes")
+        ruled = [*(t.data_categories for t in self.thresholds),
+                 *([self.notification.data_categories] if self.notification else [])]
+        for named in ruled:
+            unknown = set(named) - cats
+            if unknown:
+                raise ValueError(f"threshold or notification names unknown categories {unknown}")
         for base in (Verb.SUBMIT, Verb.VALIDATE, Verb.SEND, Verb.WITHDRAW):
             if base not in verbs:
                 raise ValueError(f"every instrument allows '{base.value}'")
@@ -195,6 +238,9 @@ class Instrument(Strict):
         rules: list[Rule] = [self.form_reference, *self.issuers, *self.deadlines]
         rules += [*self.refusal_grounds, *self.data_categories]
         rules += [d.extension for d in self.deadlines if d.extension is not None]
+        rules += [*self.thresholds, *(o for t in self.thresholds for o in t.listed_offences)]
+        if self.notification:
+            rules.append(self.notification)
         if self.emergency:
             rules.append(self.emergency)
         fields_ok = all(f.verified for s in self.sections for f in s.fields)

@@ -22,6 +22,7 @@ from rogatory.deps import (
     run_read,
 )
 from rogatory.i18n import LANGUAGES
+from rogatory.identity.policy import Actor, sees_case_narrative
 from rogatory.requests import service, views
 from rogatory.requests.enums import DeadlineStatus, State, Verb
 from rogatory.requests.models import Deadline, TimelineEvent
@@ -44,13 +45,16 @@ SSE_POLL_SECONDS = 0.25
 SSE_KEEPALIVE_SECONDS = 15.0
 
 
-def _case_read(case: object) -> CaseRead:
-    return CaseRead.model_validate(case, from_attributes=True)
+def _case_read(case: object, actor: Actor) -> CaseRead:
+    read = CaseRead.model_validate(case, from_attributes=True)
+    if not sees_case_narrative(actor):
+        read = read.model_copy(update={"summary": "", "withheld": ["summary"]})
+    return read
 
 
 @router.get("/cases", response_model=list[CaseRead], summary="Cases you may see")
 def list_cases(session: SessionDep, actor: CurrentActor) -> list[CaseRead]:
-    return [_case_read(c) for c in service.list_cases(session=session, actor=actor)]
+    return [_case_read(c, actor) for c in service.list_cases(session=session, actor=actor)]
 
 
 @router.post("/cases", response_model=CaseRead, status_code=201, summary="Open a case")
@@ -60,12 +64,13 @@ def create_case(body: CaseCreate, session: SessionDep, actor: CurrentActor,
                                title=body.title, summary=body.summary, clock=clock,
                                participants=body.participants)
     session.commit()
-    return _case_read(case)
+    return _case_read(case, actor)
 
 
 @router.get("/cases/{reference}", response_model=CaseRead, summary="One case")
 def get_case(reference: str, session: SessionDep, actor: CurrentActor) -> CaseRead:
-    return _case_read(service.get_case(session=session, actor=actor, reference=reference))
+    return _case_read(service.get_case(session=session, actor=actor, reference=reference),
+                      actor)
 
 
 @router.get("/requests", response_model=RequestPage, summary="Requests you may see")

@@ -51,6 +51,8 @@ class CaseRead(BaseModel):
     lead_authority_id: str
     participants: list[str]
     created_at: datetime
+    withheld: list[str] = Field(default_factory=list,
+                                description="Fields this reader's role does not see")
 
 
 class RequestCreate(Body):
@@ -155,6 +157,8 @@ class RequestRead(BaseModel):
     form: dict[str, Any]
     translations: dict[str, str]
     deadlines: list[DeadlineRead]
+    withheld: list[str] = Field(default_factory=list,
+                                description="Fields this reader's role does not see")
 
 
 class RequestSummary(BaseModel):

@@ -40,7 +40,6 @@ from rogatory.requests.enums import (
     DataCategory,
     DeadlineEffect,
     DeadlineStatus,
-    Rank,
     Side,
     State,
     Verb,
@@ -49,6 +48,8 @@ from rogatory.requests.forms import check_form, translatable_fields
 from rogatory.requests.models import Case, Deadline, Request
 from rogatory.requests.timeline import LEDGER_KIND  # noqa: F401  (re-exported)
 from rogatory.requests.timeline import event_entry as ledger_entry  # noqa: F401
+from rogatory.safeguards import checks as safeguards
+from rogatory.safeguards import rules as safeguard_rules
 
 MSG_UNKNOWN = N_("Unknown value.")
 MSG_NOT_BINDING = N_("{instrument} does not bind both {requesting} and {requested}.")
@@ -56,8 +57,6 @@ MSG_WRONG_ADDRESSEE = N_("{instrument} is addressed to: {kinds}.")
 MSG_STATE_MISMATCH = N_("Must be an authority of {state}.")
 MSG_CATEGORY = N_("Not a data category of {instrument}: {categories}.")
 MSG_NO_EMERGENCY = N_("{instrument} has no emergency procedure.")
-MSG_ISSUER_RANK = N_("A {rank} may not issue this order for {categories} data ({article}).")
-MSG_VALIDATOR_RANK = N_("A {rank} may not validate this order for {categories} data ({article}).")
 MSG_REASON = N_("A reason is required.")
 MSG_GROUND = N_("Must be a ground for refusal of {instrument}: {grounds}.")
 MSG_TRANSLATION = N_("A translation into one of {languages} is needed before sending.")
@@ -217,24 +216,8 @@ def list_cases(*, session: Session, actor: Actor) -> list[Case]:
 
 def _rank_errors(instrument: Instrument, issuing: AuthorityInfo, validating: AuthorityInfo,
                  categories: list[DataCategory]) -> list[FieldError]:
-    errors: list[FieldError] = []
-    for category in categories:
-        rule = instrument.issuer_rule(category)
-        issuer_rank = issuing.rank
-        needs_validation_only = issuer_rank in (Rank.INVESTIGATING_AUTHORITY, Rank.POLICE)
-        if issuer_rank not in rule.may_issue and not needs_validation_only:
-            errors.append(FieldError(
-                "issuing_authority_id", MSG_ISSUER_RANK,
-                {"rank": issuing.rank.value if issuing.rank else "?", "categories": category.value,
-                 "article": rule.article},
-            ))
-        if validating.rank not in rule.validators:
-            errors.append(FieldError(
-                "validating_authority_id", MSG_VALIDATOR_RANK,
-                {"rank": validating.rank.value if validating.rank else "?",
-                 "categories": category.value, "article": rule.article},
-            ))
-    return errors
+    """Who may issue and validate for each data category (`safeguards.rules.rank_errors`)."""
+    return safeguard_rules.rank_errors(instrument, issuing, validating, categories)
 
 
 def create_request(
@@ -526,14 +509,24 @@ def act(
                               [DataCategory(c) for c in request.data_categories])
         if errors:
             raise ValidationFailed(errors)
+        details.update(safeguards.check_validate(session=session, request=request,
+                                                 instrument=instrument))
         legal_basis = legal_basis or "; ".join(
             sorted({instrument.issuer_rule(DataCategory(c)).article
                     for c in request.data_categories}))
     elif action.verb is Verb.SEND:
         _require_translations(session, request)
+        details.update(safeguards.check_send(session=session, request=request,
+                                             instrument=instrument, now=now))
     elif action.verb is Verb.REFUSE:
         legal_basis = _refusal_basis(instrument, action.ground) or legal_basis
+        safeguards.check_refusal(session=session, request=request, instrument=instrument,
+                                 ground=action.ground, now=now,
+                                 timezone=_timezone_for(session, request, Side.EXECUTING))
         details["ground"] = action.ground
+    elif action.verb in (Verb.EXECUTE, Verb.EXECUTE_PARTIALLY):
+        safeguards.check_transmission(session=session, request=request, instrument=instrument,
+                                      now=now)
     elif action.verb is Verb.EXTEND_DEADLINE:
         details.update(_extend(session, request, instrument, action.deadline_kind, side))
         legal_basis = legal_basis or details["article"]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from rogatory.directory import cache as directory
 from rogatory.i18n import translate
 from rogatory.identity.models import User
-from rogatory.identity.policy import SIDE_ROLES, Actor
+from rogatory.identity.policy import SIDE_ROLES, Actor, sees_request_content
 from rogatory.instruments import catalogue
 from rogatory.requests import deadlines as dl
 from rogatory.requests import workflow
@@ -84,6 +84,7 @@ def _request_read(session: Session, request: Request, case_reference: str,
                   deadlines: list[Deadline], actor: Actor, now: datetime,
                   lang: str) -> RequestRead:
     instrument = catalogue.get(request.instrument)
+    content = sees_request_content(actor)
     side = workflow.holder(State(request.state))
     parties = {
         Side.ISSUING: request.issuing_authority_id,
@@ -107,7 +108,9 @@ def _request_read(session: Session, request: Request, case_reference: str,
         holder_authority=holder_authority.name if holder_authority else None,
         allowed_verbs=actor_verbs(actor, request), version=request.version,
         created_at=request.created_at, updated_at=request.updated_at, sent_at=request.sent_at,
-        form=dict(request.form), translations=translation_status(session, request),
+        form=dict(request.form) if content else {},
+        translations=translation_status(session, request) if content else {},
+        withheld=[] if content else ["form", "translations"],
         deadlines=[deadline_read(d, now, lang) for d in deadlines],
     )
 
