@@ -4,7 +4,7 @@ thread in batches (one transaction per batch: the rows, and their leaves in the 
 A read must not wait for a write, and a write transaction per read would serialise every reader
 on SQLite; so the trail is written within `FLUSH_SECONDS` of the access (group commit). What is
 still queued when the process is killed outright is lost; a normal shutdown (`close`) writes
-everything first. CLI commands write their record synchronously (`write_now`)."""
+everything first. CLI commands write their record synchronously (`write`)."""
 
 from __future__ import annotations
 
@@ -87,10 +87,6 @@ class Recorder:
                                                     name="access-log")
                     self._thread.start()
         self._queue.put(access)
-
-    def write_now(self, access: Access) -> None:
-        with unit_of_work(self.factory) as session:
-            write(session, [access])
 
     def _run(self) -> None:
         stop = False

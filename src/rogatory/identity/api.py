@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from rogatory.deps import ClockDep, CurrentActor, SessionDep, SettingsDep, bearer
+from rogatory.deps import ClockDep, CurrentActor, SessionDep, SettingsDep
 from rogatory.errors import Unauthenticated
 from rogatory.identity import credentials
 from rogatory.identity import service as identity
@@ -58,6 +58,3 @@ def logout(request: Request, session: SessionDep, actor: CurrentActor, clock: Cl
     token = request.headers.get("authorization", "").partition(" ")[2]
     identity.revoke_token(session=session, token=token, clock=clock)
     session.commit()
-
-
-__all__ = ["bearer", "router"]

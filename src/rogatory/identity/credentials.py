@@ -11,6 +11,7 @@ whatever its cause, gets the same answer."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -48,8 +49,11 @@ FAILURE = "invalid username, password or code"  # one answer for every failure
 MSG_PASSWORD_SHORT = N_("At least {length} characters.")
 MSG_PASSWORD_NAME = N_("Must not contain the username.")
 
-# A hash to verify against when the user does not exist, so that the answer takes as long.
-_DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist, so that the answer takes as
+    long (made on first use: hashing costs tens of milliseconds, not for every start-up)."""
+    return HASHER.hash(secrets.token_urlsafe(16))
 
 
 def _key(node_secret: str) -> bytes:
@@ -150,7 +154,7 @@ def login(*, session: Session, username: str, password: str, code: str, node_sec
     now = clock.now()
     user = session.scalar(select(User).where(User.username == username))
     if user is None or user.password_hash is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         raise Unauthenticated(FAILURE)
     locked = user.locked_until is not None and ensure_utc(user.locked_until) > now
     password_ok = _verify(user.password_hash, password)

@@ -28,6 +28,7 @@ LEDGER_KIND = "request_event"
 _PENDING = "rogatory.timeline.pending"
 _TABLE = cast(Table, TimelineEvent.__table__)
 _COLUMNS = [c for c in _TABLE.c if c.name != "id"]
+_FIELDS = [c.name for c in _COLUMNS if c.name != "ledger_index"]  # what a leaf records
 
 
 @functools.cache
@@ -85,23 +86,16 @@ def ledger_entry(reference: str, instrument: str, event_id: int, row: dict[str, 
     """The bytes a timeline event is in the ledger: canonical JSON (sorted keys, UTF-8, no
     spaces), enough to recognise the event and its request without the database."""
     return json.dumps({
-        "type": LEDGER_KIND, "event_id": event_id, "request_id": row["request_id"],
-        "reference": reference, "instrument": instrument,
-        "at": row["at"].isoformat(), "verb": row["verb"], "from_state": row["from_state"],
-        "to_state": row["to_state"], "version": row["version"],
-        "actor_user_id": row["actor_user_id"], "actor_authority_id": row["actor_authority_id"],
-        "reason": row["reason"], "legal_basis": row["legal_basis"], "details": row["details"],
+        **{name: row[name] for name in _FIELDS}, "at": row["at"].isoformat(),
+        "type": LEDGER_KIND, "event_id": event_id, "reference": reference,
+        "instrument": instrument,
     }, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def event_entry(request: Request, stored: TimelineEvent) -> bytes:
     """`ledger_entry` of a stored event (to check a leaf against the timeline)."""
-    return ledger_entry(request.reference, request.instrument, stored.id, {
-        "request_id": stored.request_id, "at": stored.at, "verb": stored.verb,
-        "from_state": stored.from_state, "to_state": stored.to_state, "version": stored.version,
-        "actor_user_id": stored.actor_user_id, "actor_authority_id": stored.actor_authority_id,
-        "reason": stored.reason, "legal_basis": stored.legal_basis, "details": stored.details,
-    })
+    return ledger_entry(request.reference, request.instrument, stored.id,
+                        {name: getattr(stored, name) for name in _FIELDS})
 
 
 def _write_before_commit(session: Session) -> None:
