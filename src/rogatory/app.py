@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,13 +22,21 @@ from rogatory.config import Settings
 from rogatory.db import make_engine, make_session_factory
 from rogatory.deps import language_for
 from rogatory.errors import FieldError, RogatoryError, ValidationFailed
-from rogatory.i18n import negotiate
+from rogatory.i18n import N_, negotiate, translate
 from rogatory.requests.schemas import MSG_NUL
 
 
 def _language(request: Request) -> str:
     lang = getattr(request.state, "language", None)
     return lang if isinstance(lang, str) else language_for(request)
+
+
+API_PREFIXES = ("/api/", "/auth/", "/public/", "/tsa", "/healthz", "/openapi.json", "/docs")
+
+
+def is_portal(request: Request) -> bool:
+    """A page of the portal (answered in HTML), as opposed to the API (answered in JSON)."""
+    return not request.url.path.startswith(API_PREFIXES)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -102,6 +111,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from rogatory.requests.api import router as requests_router
     from rogatory.safeguards.api import router as safeguards_router
     from rogatory.timestamp.api import router as timestamp_router
+    from rogatory.web import auth as web_auth
+    from rogatory.web.pages import router as pages_router
+    from rogatory.web.render import page
 
     settings = settings or Settings()
 
@@ -125,8 +137,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock or SystemClock()
     app.state.audit = Recorder(app.state.session_factory)
 
+    @app.exception_handler(web_auth.LoginRequired)
+    async def _login_required(request: Request, exc: web_auth.LoginRequired) -> Response:
+        return web_auth.login_redirect(exc)
+
     @app.exception_handler(RogatoryError)
-    async def _rogatory_error(request: Request, exc: RogatoryError) -> JSONResponse:
+    async def _rogatory_error(request: Request, exc: RogatoryError) -> Response:
+        if is_portal(request):  # unknown and forbidden look the same here too
+            actor = getattr(request.state, "actor", None)
+            heading, message = {
+                404: (N_("Not found"), N_("There is nothing here, or nothing you may see.")),
+                403: (N_("Refused"), exc.message),
+            }.get(exc.http_status, (N_("This could not be done"), exc.message))
+            return page(request, "error.html", actor, status=exc.http_status,
+                        heading=translate(heading, _language(request)),
+                        message=translate(message, _language(request)))
         headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
         return JSONResponse(exc.to_dict(_language(request)), exc.http_status, headers=headers)
 
@@ -153,6 +178,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             conn.exec_driver_sql("SELECT 1")
         return {"status": "ok", "node": settings.node_name, "version": __version__}
 
+    app.mount("/static", StaticFiles(packages=[("rogatory.web", "static")]), name="static")
     app.add_middleware(RefuseNul)
     app.add_middleware(SecurityHeaders, tls=settings.tls)
     app.add_middleware(AuditAccess, recorder=app.state.audit, clock=app.state.clock)
@@ -163,4 +189,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(evidence_router, prefix="/api/v1")
     app.include_router(safeguards_router)  # /api/v1/… and the public register at /public/…
     app.include_router(timestamp_router)  # POST /tsa at the root, where RFC 3161 clients expect
+    app.include_router(web_auth.router)  # the portal: /login, /logout, /preferences
+    app.include_router(pages_router)  # the portal's pages
     return app

@@ -1,5 +1,6 @@
 """FastAPI dependencies: the node's settings and clock, one database session per HTTP request,
-the authenticated actor (bearer token) and the reader's language."""
+the authenticated actor (a bearer token, or the portal's session cookie with its CSRF token)
+and the reader's language."""
 
 from __future__ import annotations
 
@@ -13,12 +14,21 @@ from starlette.concurrency import run_in_threadpool
 
 from rogatory.clock import Clock
 from rogatory.config import Settings
-from rogatory.errors import Unauthenticated
+from rogatory.errors import CsrfRefused, Unauthenticated
 from rogatory.i18n import LANGUAGES, negotiate
 from rogatory.identity import service as identity
 from rogatory.identity.policy import Actor
 
 bearer = HTTPBearer(auto_error=False, description="An API token (rgt_…)")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+
+def session_cookie_name(settings: Settings) -> str:
+    """The portal's session cookie; under TLS with the `__Host-` prefix, which browsers only
+    accept when Secure, for this host, path / (it cannot be planted from a sibling domain)."""
+    return "__Host-rogatory_session" if settings.tls else "rogatory_session"
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in a worker
@@ -81,13 +91,30 @@ async def get_actor(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
-    """The authenticated actor, from one indexed query (see `run_read`); a read-only token
-    only for GET and HEAD. The access log (`rogatory.audit`) takes the actor from here."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthenticated("a bearer token is required")
-    token = credentials.credentials
+    """The authenticated actor, from one indexed query (see `run_read`): a bearer token (a
+    read-only token only for GET and HEAD), or else the portal's session cookie, with which a
+    state-changing call must carry the session's CSRF token (header `X-CSRF-Token` or form field
+    `csrf_token`). The access log (`rogatory.audit`) takes the actor from here."""
+    write = request.method not in SAFE_METHODS
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        token = credentials.credentials
+    else:
+        settings: Settings = request.app.state.settings
+        cookie = request.cookies.get(session_cookie_name(settings))
+        if not cookie:
+            raise Unauthenticated("a bearer token or a login session is required")
+        if write:
+            presented = request.headers.get(CSRF_HEADER)
+            if presented is None and request.headers.get("content-type", "").startswith(
+                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                field = (await request.form()).get(CSRF_FIELD)
+                presented = field if isinstance(field, str) else None
+            if not identity.csrf_matches(settings.secret_key.get_secret_value(), cookie,
+                                         presented):
+                raise CsrfRefused("this form is out of date or did not come from this site: "
+                                  "reload the page and try again")
+        token = cookie
     now = request.app.state.clock.now()
-    write = request.method not in ("GET", "HEAD")
 
     if request.app.state.inline_reads:  # the route's reads follow on the same connection
         actor = identity.authenticate_token(session=session, token=token, now=now, write=write)

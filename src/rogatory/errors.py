@@ -112,6 +112,14 @@ class Unauthenticated(RogatoryError):
     http_status = 401
 
 
+class CsrfRefused(RogatoryError):
+    """A state-changing call made with the session cookie but without the session's CSRF
+    token: it may come from another site's page, so it is refused."""
+
+    code = "csrf_refused"
+    http_status = 403
+
+
 class ConfigurationError(RogatoryError):
     """Settings that cannot be used (e.g. a default secret outside the demo)."""
 

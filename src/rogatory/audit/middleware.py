@@ -1,6 +1,8 @@
-"""The ASGI middleware that puts every `/api/v1` and `/auth` call in the access log: who (the
-actor the authentication dependency found, if any), from where, which route on which target,
-and whether it was allowed (a status below 400) — denied and unauthenticated calls included."""
+"""The ASGI middleware that puts every call of the API (`/api/v1`, `/auth`) and every page of
+the portal in the access log: who (the actor the authentication dependency found, if any), from
+where, which route on which target, and whether it was allowed (a status below 400) — denied and
+unauthenticated calls included. Static files, the health check and the public register and
+timestamping service (which hold nothing of a case) are not logged."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rogatory.audit.recorder import Access, Recorder
 from rogatory.clock import Clock
 
-PREFIXES = ("/api/v1/", "/auth/")
+API_PREFIXES = ("/api/v1/", "/auth/")
+UNLOGGED = ("/static/", "/healthz", "/public/", "/tsa", "/openapi.json", "/docs", "/favicon")
 
 
 class AuditAccess:
@@ -19,7 +22,7 @@ class AuditAccess:
         self.app, self.recorder, self.clock = app, recorder, clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIXES):
+        if scope["type"] != "http" or scope["path"].startswith(UNLOGGED):
             await self.app(scope, receive, send)
             return
         at = self.clock.now()
@@ -46,7 +49,8 @@ def _access(scope: Scope, at: Any, status: int) -> Access:
     query = scope.get("query_string", b"").decode("latin-1")
     client = scope.get("client")
     return Access(
-        at=at, channel="api", source=client[0] if client else "unknown",
+        at=at, channel="api" if scope["path"].startswith(API_PREFIXES) else "portal",
+        source=client[0] if client else "unknown",
         user_id=getattr(actor, "user_id", None), username=getattr(actor, "username", None),
         authority_id=getattr(actor, "authority_id", None),
         role=str(actor.role.value) if actor is not None else None,

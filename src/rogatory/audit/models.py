@@ -22,7 +22,7 @@ class AccessRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    channel: Mapped[str] = mapped_column(String(8))  # api | cli
+    channel: Mapped[str] = mapped_column(String(8))  # api | portal | cli
     source: Mapped[str] = mapped_column(String(64))  # client address, or the CLI's host user
     user_id: Mapped[str | None] = mapped_column(String(36))
     username: Mapped[str | None] = mapped_column(String(64))

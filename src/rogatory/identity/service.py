@@ -1,4 +1,5 @@
-"""Identity service: users and API bearer tokens (random, shown once, stored as SHA-256)."""
+"""Identity service: users, API bearer tokens and web sessions (random, shown once, stored as
+SHA-256), and the CSRF token bound to a web session."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,9 @@ from rogatory.identity.policy import Actor
 
 TOKEN_PREFIX = "rgt_"
 SCOPES = ("read", "write")
+WEB_SESSION = "web session"
+WEB_SESSION_LIFETIME = timedelta(hours=8)
+"""A web session ends after a working day, whatever happens; logging out ends it at once."""
 
 
 def _digest(token: str) -> str:
@@ -127,3 +131,32 @@ def revoke_token(*, session: Session, token: str, clock: Clock) -> None:
     if row is None:
         raise NotFound("token not found")
     row.revoked_at = clock.now()
+
+
+def open_web_session(*, session: Session, user: User, clock: Clock) -> str:
+    """A new web session for `user` after a full login: always a fresh random value (so a
+    session id planted before login is worth nothing), stored as its SHA-256 like a token."""
+    return issue_token(session=session, user=user, name=WEB_SESSION, clock=clock,
+                       expires_at=clock.now() + WEB_SESSION_LIFETIME)
+
+
+def end_web_session(*, session: Session, token: str, clock: Clock) -> None:
+    """Revoke a web session if it is one that exists and is still open (logout; a new login
+    over an old cookie); anything else is ignored."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token),
+                                                ApiToken.revoked_at.is_(None)))
+    if row is not None:
+        row.revoked_at = clock.now()
+
+
+def csrf_token(node_secret: str, bound_to: str) -> str:
+    """The CSRF token of a web session (or of a login form's nonce): an HMAC of the node secret
+    over the value it is bound to, so it is never stored and cannot be made without the secret.
+    Every form of the portal carries it; a state-changing call with the cookie must echo it."""
+    mac = hmac.new(node_secret.encode(), f"csrf:{_digest(bound_to)}".encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def csrf_matches(node_secret: str, bound_to: str, presented: str | None) -> bool:
+    return presented is not None and hmac.compare_digest(
+        csrf_token(node_secret, bound_to), presented)
