@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
+AXE    := node_modules/axe-core/axe.min.js
 
 export ROGATORY_DATA_DIR ?= ./var
 
@@ -15,13 +16,20 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# axe-core for the browser tests (tests/browser), pinned by package-lock.json; test-only, never
+# served. npm runs here, never while the tests run.
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE)
+
 ## demo: set up a node with the demo data set and serve it
 demo: $(STAMP)
 	ROGATORY_DEMO=true $(VENV)/bin/rogatory init --demo
 	ROGATORY_DEMO=true $(VENV)/bin/rogatory serve
 
-## test: lint, type-check and run the whole suite (SQLite and PostgreSQL)
-test: $(STAMP) lint typecheck
+## test: lint, type-check and run the whole suite (SQLite and PostgreSQL; the browser tests
+## drive /usr/bin/chromium, which .ci/run installs from Debian when missing)
+test: $(STAMP) $(AXE) lint typecheck
 	$(VENV)/bin/pytest -n 2 -q
 
 lint: $(STAMP)
@@ -48,4 +56,4 @@ migration: $(STAMP)
 	ROGATORY_DATA_DIR=$$(mktemp -d) sh -c '$(VENV)/bin/rogatory init && $(VENV)/bin/alembic revision --autogenerate -m "$(MSG)"'
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     from rogatory.safeguards.api import router as safeguards_router
     from rogatory.timestamp.api import router as timestamp_router
     from rogatory.web import auth as web_auth
+    from rogatory.web import oidc as web_oidc
     from rogatory.web.pages import router as pages_router
     from rogatory.web.render import page
 
@@ -190,5 +191,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(safeguards_router)  # /api/v1/… and the public register at /public/…
     app.include_router(timestamp_router)  # POST /tsa at the root, where RFC 3161 clients expect
     app.include_router(web_auth.router)  # the portal: /login, /logout, /preferences
+    app.include_router(web_oidc.router)  # /login/oidc: OpenID Connect login, when configured
     app.include_router(pages_router)  # the portal's pages
     return app

@@ -28,7 +28,8 @@ PASSWORD = "correct horse battery staple"
 SECRET = "test-secret"
 FORM = {
     "issuing_file_number": "PARQUET-J3-2026-0417", "addressee_name": "Atlas Hosting",
-    "addressee_capacity": "legal_representative", "identifiers": "ops@example.org", "offence_description": "Rançongiciel LockStorm",
+    "addressee_capacity": "legal_representative", "identifiers": "ops@example.org",
+    "offence_description": "Rançongiciel LockStorm",
     "necessity_and_proportionality": "Seule piste", "transfer_to_authority": "Parquet de Paris",
     "contact_email": "j3@example.org",
 }
@@ -238,7 +239,8 @@ def test_the_language_is_remembered_per_user(app: FastAPI, clock: ManualClock,
                                              factory: sessionmaker[Session]) -> None:
     b = open_browser(app, clock, totp, "fr_prosecutor")
     assert '<html lang="en">' in b.get("/inbox")
-    assert b.post("/preferences", {"language": "de", "next": "/inbox"}).status_code == 303  # type: ignore
+    switched = b.post("/preferences", {"language": "de", "next": "/inbox"})
+    assert switched.status_code == 303  # type: ignore[attr-defined]
     page = b.get("/inbox")
     assert '<html lang="de">' in page and "Abmelden" in page  # "Log out"
     with factory() as session:
@@ -377,6 +379,7 @@ def test_portal_pages_are_in_the_access_log(app: FastAPI, clock: ManualClock,
     missing = uuid.uuid4()
     b.client.get(f"/requests/{missing}")
     b.client.get("/static/portal.css")
+    b.client.get("/login/oidc/callback?code=one-time-secret&state=s3cr3t&x=1")
     app.state.audit.close()
     with factory() as session:
         rows = session.scalars(select(AccessRecord)).all()
@@ -386,6 +389,8 @@ def test_portal_pages_are_in_the_access_log(app: FastAPI, clock: ManualClock,
     assert ("portal", None, "POST /login", 303) not in seen  # the login is logged as the user
     assert ("portal", "fr_prosecutor", "POST /login", 303) in seen
     assert not any(r.action.startswith("GET /static") for r in rows)
+    callback = [r.target for r in rows if r.action == "GET /login/oidc/callback"]
+    assert callback == ["/login/oidc/callback?code=…&state=…&x=1"]  # credentials not kept
 
 
 def test_every_page_has_the_security_headers(browser: Browser) -> None:

@@ -40,13 +40,28 @@ class AuditAccess:
             self.recorder.record(_access(scope, at, status))
 
 
+SECRET_PARAMETERS = frozenset({"code", "state", "csrf_token"})
+"""Query parameters whose values are credentials (an identity provider's one-time code and
+state on the login callback): the log keeps their names, not their values."""
+
+
+def _redacted(query: str) -> str:
+    if not any(f"{name}=" in query for name in SECRET_PARAMETERS):
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, sep, _value = part.partition("=")
+        parts.append(f"{name}=…" if sep and name in SECRET_PARAMETERS else part)
+    return "&".join(parts)
+
+
 def _access(scope: Scope, at: Any, status: int) -> Access:
     state = scope.get("state") or {}
     actor = state.get("actor")
     template = scope["path"]  # the route's template: each path parameter by its name
     for name, value in (scope.get("path_params") or {}).items():
         template = template.replace(f"/{value}", f"/{{{name}}}", 1)
-    query = scope.get("query_string", b"").decode("latin-1")
+    query = _redacted(scope.get("query_string", b"").decode("latin-1"))
     client = scope.get("client")
     return Access(
         at=at, channel="api" if scope["path"].startswith(API_PREFIXES) else "portal",

@@ -78,10 +78,12 @@ def _login_form(request: Request, next_path: str, error: str | None = None,
     """The login page, with a fresh nonce cookie that its CSRF token is bound to (so another
     site cannot log a victim in to an account of its own choosing)."""
     nonce = secrets.token_urlsafe(24)
-    secret = request.app.state.settings.secret_key.get_secret_value()
+    settings = request.app.state.settings
+    secret = settings.secret_key.get_secret_value()
     reader = Reader(language=language_for(request), timezone="UTC")
     response = page(request, "login.html", None, status=status, reader=reader,
-                    csrf=identity.csrf_token(secret, nonce), next_path=next_path, error=error)
+                    csrf=identity.csrf_token(secret, nonce), next_path=next_path, error=error,
+                    oidc_name=settings.oidc_name if settings.oidc_enabled else None)
     response.set_cookie(LOGIN_NONCE_COOKIE, nonce, max_age=1800,
                         **_cookie_flags(request))  # type: ignore[arg-type]
     return response

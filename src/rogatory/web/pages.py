@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from rogatory import __version__
 from rogatory.deps import ClockDep, SessionDep, SettingsDep
 from rogatory.directory import service as directory
 from rogatory.directory.finder import find_authority
@@ -259,7 +260,7 @@ def _request_page(request: Request, session: Session, actor: Actor, request_id: 
                 events=events, instrument=instrument, items=items, assessments=assessments,
                 decisions=decisions, failure=failure, languages_names=LANGUAGES,
                 may_upload=actor.role in evidence.INGEST_ROLES, now=now,
-                translation_states=TRANSLATION_STATES)
+                translation_states=TRANSLATION_STATES, tool_version=__version__)
 
 
 def _quietly(read: Any) -> list[Any]:

@@ -6,8 +6,17 @@
 function csrfToken() { return document.body.dataset.csrf || ""; }
 
 function autosubmit() {
+  // A choice made with the pointer applies at once. With the keyboard, the arrow keys only move
+  // through the options (reloading the page at each key press would change the context on
+  // input, WCAG 3.2.2); Enter, or the form's own button, applies the choice.
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-    select.addEventListener("change", function () { select.form.submit(); });
+    var byKeys = false;
+    select.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") { event.preventDefault(); select.form.submit(); return; }
+      byKeys = true;
+    });
+    select.addEventListener("pointerdown", function () { byKeys = false; });
+    select.addEventListener("change", function () { if (!byKeys) { select.form.submit(); } });
   });
 }
 
@@ -135,7 +144,8 @@ function upload() {
       original_name: file.name,
       examiner: form.querySelector("[name=examiner]").value,
       acquired_at: new Date(file.lastModified || Date.now()).toISOString(),
-      tool: "Rogatory portal upload", method: "upload"
+      tool: "Rogatory portal upload", tool_version: form.dataset.toolVersion || "unknown",
+      method: "upload"
     });
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.dataset.endpoint + "?" + params.toString());
