@@ -26,6 +26,7 @@ from rogatory.errors import ConfigurationError, RogatoryError, ValidationFailed
 from rogatory.evidence.cli import app as evidence_app
 from rogatory.identity.policy import Actor
 from rogatory.requests.enums import DataCategory, Measure, State, Verb
+from rogatory.requests.workflow import SYSTEM_VERBS
 
 app = typer.Typer(help="Rogatory: cross-border judicial cooperation against cybercrime.",
                   pretty_exceptions_show_locals=False,
@@ -219,8 +220,11 @@ def serve() -> None:
         from rogatory.requests import service
 
         while not stop.wait(60):
-            with unit_of_work(application.state.session_factory) as session:
-                service.scan_deadlines(session=session, clock=application.state.clock)
+            try:
+                with unit_of_work(application.state.session_factory) as session:
+                    service.scan_deadlines(session=session, clock=application.state.clock)
+            except RogatoryError as exc:  # e.g. a request changed meanwhile: next minute
+                err.print(f"deadline scan: {exc.message}")
 
     threading.Thread(target=scanner, daemon=True, name="deadline-scanner").start()
     url = f"http://{settings.host}:{settings.port}"
@@ -640,7 +644,8 @@ def _verb_command(verb: Verb) -> None:
 
 
 for _verb in Verb:
-    _verb_command(_verb)
+    if _verb not in SYSTEM_VERBS:  # `lapse` is the deadline scan's (`deadlines scan`)
+        _verb_command(_verb)
 
 
 @deadlines_app.command("scan")

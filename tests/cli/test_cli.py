@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 from sqlalchemy import create_engine, text, update
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 import rogatory.instruments
@@ -613,3 +614,71 @@ def test_ledger_checkpoint_and_verify(node: Node, tmp_path: Path) -> None:
     forged = tmp_path / "forged.txt"
     forged.write_text(note.replace("/ledger\n", "/ledger-x\n"), encoding="utf-8")
     assert "error" in node.fail("ledger", "verify", "--checkpoint", str(forged)).lower()
+
+
+# --- issue without prior validation (Reg. (EU) 2023/1543 Art. 4(5)) -----------------------------
+
+
+def test_issue_emergency_and_the_lapse_by_the_deadline_scan(node: Node) -> None:
+    """`requests issue-emergency` by an officer of the French police's 24/7 contact point (an
+    authority whose orders need validation); no `requests lapse` command: the order lapses when
+    `deadlines scan` finds its 48 hours passed, and the provider sees it withdrawn."""
+    from rogatory.clock import SystemClock
+    from rogatory.identity import service as identity
+    from rogatory.identity.models import Role
+
+    officer = "lucas.moreau"
+    engine = make_engine(node.settings)
+    try:
+        with Session(engine) as session:
+            identity.ensure_user(session=session, username=officer, display_name="Lucas Moreau",
+                                 authority_id="fr-contact-point-24-7", role=Role.PROSECUTOR,
+                                 language="en", timezone="Europe/Paris", clock=SystemClock())
+            session.commit()
+    finally:
+        engine.dispose()
+    node.run("cases", "create", "--as", officer, "FR-2026-HOSTAGE", "Hostage-taking")
+    created = node.json(
+        "requests", "create", "--as", officer, "--case", "FR-2026-HOSTAGE", "--instrument",
+        "epoc", "--executing", "de-atlas-hosting", "--category", "subscriber", "--validating",
+        "fr-parquet-paris-j3", "--emergency", "--form", json.dumps(FORM, ensure_ascii=False))
+    rid = created["id"]
+    assert "issue_emergency" in created["allowed_verbs"]
+    out = node.fail("requests", "issue-emergency", "--as", officer, rid, "--version", "1")
+    assert "reason" in out
+    issued = node.json("requests", "issue-emergency", "--as", officer, rid, "--version", "1",
+                       "--reason", "Imminent threat to a hostage's life.")
+    assert issued["state"] == "issued"
+    [due] = issued["deadlines"]
+    assert due["kind"] == "ex_post_validation" and due["legal_basis"] == (
+        "Reg. (EU) 2023/1543 Art. 4(5)") and due["verified"] is False
+    v = issued["version"]
+    for field in ("offence_description", "necessity_and_proportionality"):
+        node.run("requests", "translate", "--as", officer, rid, field, "--language", "en",
+                 "--text", f"[en] {field}", "--version", str(v))
+        v += 1
+    assert node.act(officer, "send", rid, v)["state"] == "received"
+    assert "lapse" in plain(node.run("requests", "lapse", "--as", officer, rid, "--version",
+                                     str(v + 1), code=2).output)
+
+    engine = make_engine(node.settings)
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(Deadline).where(
+                Deadline.request_id == rid, Deadline.kind == "ex_post_validation").values(
+                due_at=datetime.now(UTC) - timedelta(minutes=1)))
+    finally:
+        engine.dispose()
+    lapsed = node.json("deadlines", "scan")
+    assert [(r["deadline"], r["status"]) for r in lapsed if r["request_id"] == rid] == [
+        ("ex_post_validation", "breached")]
+    seen = node.show(MIA, rid)
+    assert seen["state"] == "withdrawn" and seen["allowed_verbs"] == []
+    assert {d["kind"]: d["status"] for d in seen["deadlines"]} == {
+        "ex_post_validation": "breached", "execution": "cancelled"}
+    timeline = node.json("requests", "timeline", "--as", MIA, rid)
+    assert timeline[-1]["verb"] == "lapse" and timeline[-1]["actor"] is None
+    assert timeline[-1]["legal_basis"] == "Reg. (EU) 2023/1543 Art. 4(5)"
+    out = node.fail("requests", "validate-ex-post", "--as", CAMILLE, rid, "--version",
+                    str(seen["version"]))
+    assert "not allowed while the request is 'withdrawn'" in out

@@ -9,15 +9,17 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from conftest import World  # the suite-wide conftest (tests/ is on sys.path)
 from rogatory.clock import ManualClock
 from rogatory.demo import complete_form
+from rogatory.identity import service as identity
+from rogatory.identity.models import Role
 from rogatory.requests import service
 from rogatory.requests.enums import Verb
-from rogatory.requests.models import Request
+from rogatory.requests.models import Case, Request
 from rogatory.safeguards import service as safeguards
 from rogatory.safeguards.models import (
     AnalyticTool,
@@ -173,3 +175,26 @@ class Flow:
 @pytest.fixture
 def flow(safeguard_tables: None, session: Session, world: World, clock: ManualClock) -> Flow:
     return Flow(session, world, clock)
+
+
+POLICE_AUTHORITY = "fr-contact-point-24-7"
+"""The French police's 24/7 contact point (rank `police`): an authority whose orders need
+validation (Reg. (EU) 2023/1543 Art. 4(1)(b), `rules.NEEDS_VALIDATION`)."""
+
+
+@pytest.fixture
+def police(factory: sessionmaker[Session], world: World, clock: ManualClock) -> str:
+    """An officer of the police contact point who drafts (role `prosecutor`, the drafting role
+    of an investigating authority), working on the world's case; added to `world` (actors and
+    tokens) as "fr_police"."""
+    with factory() as s:
+        user = identity.ensure_user(session=s, username="fr_police", display_name="fr_police",
+                                    authority_id=POLICE_AUTHORITY, role=Role.PROSECUTOR,
+                                    language="en", timezone="UTC", clock=clock)
+        world.actors["fr_police"] = identity.actor_for(s, user)
+        world.tokens["fr_police"] = identity.issue_token(session=s, user=user, name="test",
+                                                         clock=clock)
+        case = s.scalars(select(Case).where(Case.reference == world.case_reference)).one()
+        case.participants = [*case.participants, POLICE_AUTHORITY]
+        s.commit()
+    return "fr_police"

@@ -5,6 +5,7 @@ party; no route edits or deletes a decision; the public register without a token
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import World
 from rogatory.app import create_app
 from rogatory.clock import ManualClock
 from rogatory.config import Settings
+from rogatory.requests import service as requests_service
 
 from .conftest import EPOC_FORM, SECRET_NAME
 
@@ -207,3 +209,83 @@ def test_the_auditor_sees_metadata_not_content(client: TestClient, world: World)
     assert {"necessity", "persons_affected", "offence"} <= set(seen["withheld"])
     [full] = ok(client.get(f"/api/v1/requests/{rid}/assessments", headers=judge))
     assert SECRET_NAME in full["necessity"] and full["withheld"] == []
+
+
+def test_issue_without_prior_validation_over_http_art_4_5(
+        app: FastAPI, client: TestClient, world: World, clock: ManualClock,
+        police: str) -> None:
+    """Reg. (EU) 2023/1543 Art. 4(5) through `POST /requests/{id}/actions/{verb}`: refusals
+    name the field and the article in the reader's language; the police's emergency EPOC is
+    issued, sent and, left without validation for 48 hours, lapses when the deadline job runs —
+    the provider sees it withdrawn and the data received are restricted."""
+    def draft(who: str, **body: Any) -> Any:
+        return ok(client.post("/api/v1/requests", headers=auth(world, who), json={
+            "case_reference": world.case_reference, "instrument": "epoc",
+            "executing_authority_id": "de-atlas-hosting", "data_categories": ["subscriber"],
+            "emergency": True, "language": "fr", "form": EPOC_FORM, **body}), 201)
+
+    judges = draft("fr_judge")
+    assert "issue_emergency" not in judges["allowed_verbs"]
+    r = client.post(f"/api/v1/requests/{judges['id']}/actions/issue_emergency?lang=de",
+                    headers=auth(world, "fr_judge"), json={"version": 1, "reason": "Urgent."})
+    assert r.status_code == 422
+    [error] = r.json()["errors"]
+    assert error["field"] == "issuing_authority_id"
+    assert error["message"].endswith("(Reg. (EU) 2023/1543 Art. 4(5)).")
+    assert "investigating_judge" in error["message"] and "Behörde" in error["message"]
+
+    created = draft(police, validating_authority_id="fr-parquet-paris-j3")
+    rid = created["id"]
+    assert created["allowed_verbs"] == ["submit", "withdraw", "issue_emergency"]
+    r = client.post(f"/api/v1/requests/{rid}/actions/issue_emergency",
+                    headers=auth(world, police), json={"version": 1})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
+    issued = act(client, world, police, rid, "issue_emergency", 1,
+                 reason="Imminent threat to a person's life.")
+    assert issued["state"] == "issued"
+    [due] = issued["deadlines"]
+    assert (due["kind"], due["holder"], due["legal_basis"], due["verified"]) == (
+        "ex_post_validation", "validating", "Reg. (EU) 2023/1543 Art. 4(5)", False)
+    assert due["remaining_seconds"] == 48 * 3600
+    prosecutor = ok(client.get(f"/api/v1/requests/{rid}", headers=auth(world, "fr_prosecutor")))
+    assert prosecutor["allowed_verbs"] == ["validate_ex_post", "refuse_ex_post"]
+    timeline = ok(client.get(f"/api/v1/requests/{rid}/timeline", headers=auth(world, police)))
+    assert timeline[-1]["verb"] == "issue_emergency"
+    assert timeline[-1]["legal_basis"] == "Reg. (EU) 2023/1543 Art. 4(5)"
+    assert timeline[-1]["details"]["ex_post_validation_due_at"] == due["due_at"].replace(
+        "Z", "+00:00")
+    version = issued["version"]
+    for name in ("offence_description", "necessity_and_proportionality"):
+        version = ok(client.put(f"/api/v1/requests/{rid}/translations/{name}",
+                                headers=auth(world, police),
+                                json={"version": version, "language": "de",
+                                      "text": "Übersetzung", "certified": True}))["version"]
+    sent = act(client, world, police, rid, "send", version)
+    assert "lapse" not in sent["allowed_verbs"]
+    r = client.post(f"/api/v1/requests/{rid}/actions/lapse", headers=auth(world, police),
+                    json={"version": sent["version"]})
+    assert r.status_code == 403
+    item = ok(client.post(f"/api/v1/requests/{rid}/data", headers=auth(world, police), json={
+        "category": "subscriber", "description": "Account holder", "purpose": "The case",
+        "retention_until": "2028-11-02"}), 201)
+    assert item["restricted"] is False
+
+    clock.advance(timedelta(hours=48, minutes=1))
+    with app.state.session_factory() as session:
+        lapsed = requests_service.scan_deadlines(session=session, clock=clock)
+        # the provider's 8 hours (Art. 10(4)) passed too
+        assert [d.kind for d in lapsed] == ["execution", "ex_post_validation"]
+        session.commit()
+    provider = ok(client.get(f"/api/v1/requests/{rid}", headers=auth(world, "de_provider")))
+    assert provider["state"] == "withdrawn" and provider["allowed_verbs"] == []
+    events = ok(client.get(f"/api/v1/requests/{rid}/timeline",
+                           headers=auth(world, "de_provider")))
+    assert [e["verb"] for e in events[-2:]] == ["deadline_breached", "lapse"]
+    assert events[-1]["actor"] is None
+    [restricted] = ok(client.get(f"/api/v1/requests/{rid}/data", headers=auth(world, police)))
+    assert restricted["restricted"] is True
+    assert restricted["restriction_reason"] == "ex_post_validation_lapsed"
+    assert restricted["restriction_basis"] == "Reg. (EU) 2023/1543 Art. 4(5)"
+    r = client.post(f"/api/v1/requests/{rid}/actions/validate_ex_post",
+                    headers=auth(world, "fr_prosecutor"), json={"version": provider["version"]})
+    assert r.status_code == 409 and r.json()["code"] == "invalid_transition"

@@ -220,6 +220,62 @@ def test_art_4_5_emergency_issue_without_prior_validation() -> None:
     assert not rules.EX_POST_VALIDATION.verified and rules.EX_POST_VALIDATION.note
 
 
+def test_art_4_5_why_not_without_prior_validation() -> None:
+    """Reg. (EU) 2023/1543 Art. 4(5) (unverified): one error per reason, each naming the field
+    and the article; none exactly when `may_issue_without_prior_validation` holds, for every
+    instrument, rank, category and urgency of the catalogue."""
+    epoc = catalogue.get("epoc")
+    sub, con = DataCategory.SUBSCRIBER, DataCategory.CONTENT
+
+    def found(categories: list[DataCategory], rank: Rank | None,
+              emergency: bool = True) -> dict[str, str]:
+        return {e.field: e.text() for e in rules.without_validation_errors(
+            epoc, categories, rank, emergency=emergency)}
+
+    assert found([sub, DataCategory.IDENTIFICATION], R.POLICE) == {}
+    assert found([sub], R.POLICE, emergency=False) == {"emergency": (
+        "Only an order issued in an emergency may go without prior validation "
+        "(Reg. (EU) 2023/1543 Art. 4(5)).")}
+    assert found([sub, con, DataCategory.TRAFFIC], R.INVESTIGATING_AUTHORITY) == {
+        "data_categories": "content, traffic data may not be ordered without prior validation, "
+                           "even in an emergency (Reg. (EU) 2023/1543 Art. 4(5))."}
+    assert found([sub], R.JUDGE) == {"issuing_authority_id": (
+        "An authority of rank 'judge' issues this order itself: submit it for validation as "
+        "usual; only an authority whose orders need validation may issue without it "
+        "(Reg. (EU) 2023/1543 Art. 4(5)).")}
+    assert set(found([con], R.PROSECUTOR, emergency=False)) == {
+        "emergency", "issuing_authority_id", "data_categories"}
+    for inst in catalogue.catalogue().values():
+        cats = [c.code for c in inst.data_categories]
+        for rank in [*Rank, None]:
+            for emergency in (True, False):
+                for chosen in ([c] for c in cats):
+                    holds = rules.may_issue_without_prior_validation(
+                        inst, chosen, rank, emergency=emergency)
+                    errors = rules.without_validation_errors(inst, chosen, rank,
+                                                             emergency=emergency)
+                    assert holds == (errors == []), (inst.code, rank, emergency, chosen)
+
+
+def test_art_4_5_validation_after_the_fact_within_48_hours() -> None:
+    """Reg. (EU) 2023/1543 Art. 4(5) (unverified): a validation after the fact (or its
+    refusal) needs one to be pending and comes by the deadline, at the latest exactly then."""
+    issued = datetime(2026, 11, 2, 23, 30, tzinfo=UTC)
+    due = rules.ex_post_validation_due(issued)
+    assert rules.ex_post_validation_errors(due, due) == []
+    assert rules.ex_post_validation_errors(due, issued + timedelta(hours=1)) == []
+    [late] = rules.ex_post_validation_errors(due, due + timedelta(seconds=1))
+    assert (late.field, late.text()) == ("state", (
+        "The time to validate this order ended at 2026-11-04T23:30:00+00:00 "
+        "(Reg. (EU) 2023/1543 Art. 4(5)): it lapses, and the data obtained may not be used."))
+    [none] = rules.ex_post_validation_errors(None, issued)
+    assert none.text() == ("No validation after the fact is pending on this order "
+                           "(Reg. (EU) 2023/1543 Art. 4(5)).")
+    assert {o.value for o in rules.ExPostOutcome} == {
+        "ex_post_validation_refused", "ex_post_validation_lapsed",
+        "withdrawn_before_ex_post_validation"}
+
+
 def test_art_8_notification_when_traffic_or_content_data_are_sought() -> None:
     """Reg. (EU) 2023/1543 Art. 8: an EPOC for traffic (beyond identification) or content data
     is notified, unless the offence and the person are both in the issuing State; nothing for

@@ -192,6 +192,22 @@ def test_extendable_deadline_without_extend_verb_is_refused(tmp_path: Path) -> N
     )
 
 
+def test_issue_without_prior_validation_comes_with_its_verbs(tmp_path: Path) -> None:
+    """Reg. (EU) 2023/1543 Art. 4(5): a rule that allows issuing without prior validation needs
+    the verbs of its validation after the fact and an emergency procedure; the verbs need such
+    a rule."""
+    raw = _raw("epoc")
+    raw["verbs"].remove("lapse")
+    assert _refused(_write(tmp_path, "epoc.yaml", raw)) == (
+        "epoc.yaml: an issuer rule allows issuing without prior validation: 'verbs' needs lapse")
+    raw = _raw("epoc_pr")
+    del raw["emergency"]
+    assert "needs an emergency procedure" in _refused(_write(tmp_path, "epoc_pr.yaml", raw))
+    raw = _raw("eio")
+    raw["verbs"].append("issue_emergency")
+    assert "but no issuer rule does" in _refused(_write(tmp_path, "eio.yaml", raw))
+
+
 def test_code_must_match_file_name(tmp_path: Path) -> None:
     message = _refused(_write(tmp_path, "eio_copy.yaml", _raw("eio")))
     assert message == "eio_copy.yaml: code 'eio' must match the file name"

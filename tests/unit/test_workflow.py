@@ -8,6 +8,10 @@ from rogatory.errors import InvalidTransition
 from rogatory.requests import workflow
 from rogatory.requests.enums import FINAL_STATES, State, Verb
 
+ISSUED = [State.ISSUED, State.RECEIVED, State.ACKNOWLEDGED, State.UNDER_REVIEW,
+          State.MORE_INFORMATION_REQUESTED, State.EXECUTING, State.REFUSED, State.EXECUTED,
+          State.PARTIALLY_EXECUTED]
+
 EXPECTED: dict[tuple[State, Verb], State] = {
     (State.DRAFT, Verb.SUBMIT): State.VALIDATION,
     (State.VALIDATION, Verb.VALIDATE): State.ISSUED,
@@ -39,6 +43,12 @@ EXPECTED: dict[tuple[State, Verb], State] = {
         if s not in FINAL_STATES
         and s not in (State.REFUSED, State.EXECUTED, State.PARTIALLY_EXECUTED)
     },
+    # Reg. (EU) 2023/1543 Art. 4(5): an emergency draft issued without prior validation, then
+    # validated, refused or lapsed at any stage once issued and before it ends
+    (State.DRAFT, Verb.ISSUE_EMERGENCY): State.ISSUED,
+    **{(s, Verb.VALIDATE_EX_POST): s for s in ISSUED},
+    **{(s, Verb.REFUSE_EX_POST): State.WITHDRAWN for s in ISSUED},
+    **{(s, Verb.LAPSE): State.WITHDRAWN for s in ISSUED},
 }
 
 PAIRS = [(s, v) for s in State for v in Verb]
@@ -76,8 +86,9 @@ def test_table_check_rejects_a_trap(monkeypatch: pytest.MonkeyPatch) -> None:
     stuck = State.MORE_INFORMATION_REQUESTED
     broken[Verb.PROVIDE_INFORMATION] = workflow.Transition(
         frozenset({stuck}), None, broken[Verb.PROVIDE_INFORMATION].sides)
-    broken[Verb.WITHDRAW] = workflow.Transition(
-        broken[Verb.WITHDRAW].sources - {stuck}, State.WITHDRAWN, broken[Verb.WITHDRAW].sides)
+    for ending in (Verb.WITHDRAW, Verb.REFUSE_EX_POST, Verb.LAPSE):
+        broken[ending] = workflow.Transition(
+            broken[ending].sources - {stuck}, State.WITHDRAWN, broken[ending].sides)
     monkeypatch.setattr(workflow, "TRANSITIONS", broken)
     with pytest.raises(AssertionError, match="more_information_requested is a trap"):
         workflow._check_table()
@@ -85,7 +96,16 @@ def test_table_check_rejects_a_trap(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_table_check_rejects_an_unreachable_state(monkeypatch: pytest.MonkeyPatch) -> None:
     broken = dict(workflow.TRANSITIONS)
-    del broken[Verb.WITHDRAW]
+    for ending in (Verb.WITHDRAW, Verb.REFUSE_EX_POST, Verb.LAPSE):
+        del broken[ending]
     monkeypatch.setattr(workflow, "TRANSITIONS", broken)
     with pytest.raises(AssertionError, match=r"unreachable states.*withdrawn"):
         workflow._check_table()
+
+
+def test_the_node_s_own_verbs_are_apart() -> None:
+    """`lapse` is the deadline job's (Art. 4(5)); the validation after the fact needs one to be
+    pending, which the service checks."""
+    assert {Verb.LAPSE} == workflow.SYSTEM_VERBS
+    assert {Verb.VALIDATE_EX_POST, Verb.REFUSE_EX_POST} == workflow.EX_POST_VERBS
+    assert sorted(workflow.ISSUED_STATES) == sorted(ISSUED)

@@ -39,6 +39,7 @@ FORM = {
 def app(settings: Settings, clock: ManualClock, world: World) -> Iterator[FastAPI]:
     application = create_app(settings, clock)
     yield application
+    application.state.audit.close()  # the access log's last batch, before the tables empty
     application.state.engine.dispose()
 
 
@@ -127,6 +128,7 @@ def test_under_tls_the_cookie_is_secure_and_host_only(
     cookie = response.headers["set-cookie"]  # type: ignore[attr-defined]
     assert cookie.startswith("__Host-rogatory_session=") and "Secure" in cookie
     assert "strict-transport-security" in b.client.get("/inbox").headers
+    app.state.audit.close()
     app.state.engine.dispose()
 
 
@@ -369,6 +371,18 @@ def test_each_role_opens_on_its_own_queue(app: FastAPI, clock: ManualClock,
     auditor = open_browser(app, clock, totp, "auditor")
     page = auditor.get("/inbox")
     assert 'href="/inbox?tab=all" aria-current="page"' in page and "/requests/new" not in page
+
+
+def test_the_auditor_sees_metadata_not_content(app: FastAPI, clock: ManualClock,
+                                               totp: dict[str, str], world: World) -> None:
+    prosecutor = open_browser(app, clock, totp, "fr_prosecutor")
+    rid = start_epoc(prosecutor, world)
+    edit = prosecutor.get(f"/requests/{rid}/edit")
+    prosecutor.post(f"/requests/{rid}/edit", {**FORM, "version": version_of(edit)})
+    auditor = open_browser(app, clock, totp, "auditor")
+    page = auditor.get(f"/requests/{rid}")
+    assert "Draft" in page and "Seule piste" not in page and "ops@example.org" not in page
+    assert auditor.client.get(f"/requests/{rid}/edit").status_code == 403
 
 
 def test_portal_pages_are_in_the_access_log(app: FastAPI, clock: ManualClock,

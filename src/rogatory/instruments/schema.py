@@ -230,6 +230,19 @@ class Instrument(Strict):
         for base in (Verb.SUBMIT, Verb.VALIDATE, Verb.SEND, Verb.WITHDRAW):
             if base not in verbs:
                 raise ValueError(f"every instrument allows '{base.value}'")
+        # issuing without prior validation (e.g. Reg. (EU) 2023/1543 Art. 4(5)) comes with its
+        # validation after the fact, its refusal and its lapse, and only in emergencies
+        without = any(r.emergency_without_validation for r in self.issuers)
+        ex_post = {Verb.ISSUE_EMERGENCY, Verb.VALIDATE_EX_POST, Verb.REFUSE_EX_POST, Verb.LAPSE}
+        if without and not ex_post <= verbs:
+            raise ValueError("an issuer rule allows issuing without prior validation: 'verbs' "
+                             "needs " + ", ".join(sorted(v.value for v in ex_post - verbs)))
+        if without and self.emergency is None:
+            raise ValueError("an issuer rule allows issuing without prior validation, which "
+                             "needs an emergency procedure ('emergency')")
+        if not without and verbs & ex_post:
+            raise ValueError("'verbs' allows issuing without prior validation, but no issuer "
+                             "rule does (emergency_without_validation)")
         return self
 
     @property

@@ -153,7 +153,11 @@ def set_translation(request_id: str, field: str, body: TranslationSet, request: 
 
 
 @router.post("/requests/{request_id}/actions/{verb}", response_model=RequestRead,
-             summary="Perform a workflow verb (submit, validate, send, acknowledge, …)")
+             summary="Perform a workflow verb (submit, validate, send, acknowledge, …)",
+             description="`issue_emergency` issues an emergency draft without prior validation "
+                         "(Reg. (EU) 2023/1543 Art. 4(5)); the validating authority then has 48 "
+                         "hours for `validate_ex_post` or `refuse_ex_post`. `lapse` is the "
+                         "deadline job's and is refused (403).")
 def act(request_id: str, verb: Verb, body: ActionBody, request: Request, session: SessionDep,
         actor: CurrentActor, clock: ClockDep) -> RequestRead:
     action = service.Action(verb=verb, expected_version=body.version, reason=body.reason,
@@ -207,12 +211,16 @@ def events(
     async def stream() -> AsyncIterator[str]:
         last, idle = start, 0.0
         yield "retry: 2000\n\n"
-        while not await request.is_disconnected():
+        def poll() -> list[EventRead]:
             with factory() as s:
                 rows = s.scalars(select(TimelineEvent).where(
                     TimelineEvent.request_id == rid, TimelineEvent.id > last
                 ).order_by(TimelineEvent.id)).all()
-                payloads = [views.event_read(s, e) for e in rows]
+                return [views.event_read(s, e) for e in rows]
+
+        while not await request.is_disconnected():
+            # on a database across a network, each poll waits in a worker thread, not here
+            payloads = await run_read(request, poll)
             for event in payloads:
                 last = event.id
                 data = json.dumps(event.model_dump(mode="json"))

@@ -42,6 +42,12 @@ class Verb(StrEnum):
     CLOSE = "close"
     WITHDRAW = "withdraw"
     EXTEND_DEADLINE = "extend_deadline"
+    # Reg. (EU) 2023/1543 Art. 4(5): an emergency order issued without prior validation, its
+    # validation (or refusal) after the fact, and its lapse when 48 hours pass without one
+    ISSUE_EMERGENCY = "issue_emergency"
+    VALIDATE_EX_POST = "validate_ex_post"
+    REFUSE_EX_POST = "refuse_ex_post"
+    LAPSE = "lapse"
 
 
 class Side(StrEnum):

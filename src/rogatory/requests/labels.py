@@ -49,6 +49,10 @@ LABELS: dict[type[StrEnum], dict[str, str]] = {
         Verb.CLOSE: N_("Close"),
         Verb.WITHDRAW: N_("Withdraw"),
         Verb.EXTEND_DEADLINE: N_("Extend deadline"),
+        Verb.ISSUE_EMERGENCY: N_("Issue without prior validation (emergency)"),
+        Verb.VALIDATE_EX_POST: N_("Validate after the fact"),
+        Verb.REFUSE_EX_POST: N_("Refuse validation after the fact"),
+        Verb.LAPSE: N_("Lapsed without validation"),
     },
     Side: {
         Side.ISSUING: N_("Issuing authority"),

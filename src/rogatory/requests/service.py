@@ -2,12 +2,19 @@
 
 Each verb checks the actor through the policy, moves the state only through the workflow table,
 closes and starts the instrument's deadlines and appends one timeline event — all in the caller's
-transaction (services never commit). A request changed meanwhile raises `StaleState`."""
+transaction (services never commit). A request changed meanwhile raises `StaleState`.
+
+An emergency order issued without prior validation (`issue_emergency`, Reg. (EU) 2023/1543 Art.
+4(5), unverified) gets a stored deadline of 48 hours (`rules.EX_POST_VALIDATION_KIND`) for its
+validation after the fact: `validate_ex_post` meets it; `refuse_ex_post`, a withdrawal before it,
+or the deadline job when it passes (`scan_deadlines`, verb `lapse`) end the order and restrict
+the data received on it. The order cannot be closed while the validation is pending."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -22,7 +29,14 @@ from rogatory.db import driver_execute
 from rogatory.directory import cache as directory
 from rogatory.directory.info import AuthorityInfo
 from rogatory.directory.models import Authority
-from rogatory.errors import FieldError, Forbidden, NotFound, StaleState, ValidationFailed
+from rogatory.errors import (
+    FieldError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    StaleState,
+    ValidationFailed,
+)
 from rogatory.i18n import N_
 from rogatory.identity.policy import (
     OVERSIGHT_ROLES,
@@ -50,6 +64,7 @@ from rogatory.requests.timeline import LEDGER_KIND  # noqa: F401  (re-exported)
 from rogatory.requests.timeline import event_entry as ledger_entry  # noqa: F401
 from rogatory.safeguards import checks as safeguards
 from rogatory.safeguards import rules as safeguard_rules
+from rogatory.safeguards.rules import ExPostOutcome
 
 MSG_UNKNOWN = N_("Unknown value.")
 MSG_NOT_BINDING = N_("{instrument} does not bind both {requesting} and {requested}.")
@@ -75,6 +90,8 @@ REASON_REQUIRED = frozenset(
         Verb.EXECUTE_PARTIALLY,
         Verb.WITHDRAW,
         Verb.EXTEND_DEADLINE,
+        Verb.ISSUE_EMERGENCY,  # the emergency that justifies going without validation
+        Verb.REFUSE_EX_POST,
     }
 )
 
@@ -482,6 +499,26 @@ def translation_status(session: Session, request: Request) -> dict[str, str]:
 # --- verbs -------------------------------------------------------------------------------------
 
 
+def verb_conditions(session: Session, request: Request,
+                    deadlines: Sequence[Deadline] | None = None) -> dict[str, bool]:
+    """What decides which verbs a request's state allows are open to it now
+    (`workflow.unavailable`): a pending validation after the fact, and whether the draft may be
+    issued without prior validation (Reg. (EU) 2023/1543 Art. 4(5)). `deadlines`: the
+    request's, when already read."""
+    if deadlines is None:
+        pending = safeguards.ex_post_deadline(session, request.id) is not None
+    else:
+        pending = any(d.kind == safeguard_rules.EX_POST_VALIDATION_KIND
+                      and d.status == DeadlineStatus.OPEN.value for d in deadlines)
+    without = False
+    if request.emergency and request.state == State.DRAFT.value:
+        issuing = directory.authority(session, request.issuing_authority_id)
+        without = safeguard_rules.may_issue_without_prior_validation(
+            catalogue.get(request.instrument), [DataCategory(c) for c in request.data_categories],
+            issuing.rank if issuing else None, emergency=True)
+    return {"ex_post_pending": pending, "without_validation": without}
+
+
 def act(
     *, session: Session, actor: Actor, request_id: str, action: Action, clock: Clock
 ) -> Request:
@@ -490,30 +527,51 @@ def act(
     _check_version(request, action.expected_version)
     instrument = catalogue.get(request.instrument)
     current = State(request.state)
-    target = workflow.next_state(current, action.verb, instrument.verbs)
+    if action.verb in workflow.SYSTEM_VERBS:
+        raise Forbidden(f"'{action.verb.value}' is recorded by the node's deadline job, not by "
+                        "a user")
+    try:
+        target = workflow.next_state(current, action.verb, instrument.verbs)
+    except InvalidTransition as exc:  # name only the verbs this request could take now
+        hidden = workflow.unavailable(**verb_conditions(session, request))
+        raise InvalidTransition(action.verb.value, current.value, [
+            v for v in exc.details["allowed"] if Verb(v) not in hidden]) from None
     side = acting_side(actor, parties_of(request), action.verb)
     if action.verb in REASON_REQUIRED and not action.reason.strip():
         raise ValidationFailed([FieldError("reason", MSG_REASON)])
     now = clock.now()
     details: dict[str, Any] = {}
     legal_basis = action.legal_basis
-    if action.verb is Verb.SUBMIT:
+    ex_post: Deadline | None = None
+    if action.verb in (Verb.SUBMIT, Verb.ISSUE_EMERGENCY):
         errors = check_form(instrument, request.form, complete=True)
         if errors:
             raise ValidationFailed(errors)
-    elif action.verb is Verb.VALIDATE:
-        validating = directory.authority(session, request.validating_authority_id)
-        issuing = directory.authority(session, request.issuing_authority_id)
-        assert validating is not None and issuing is not None
-        errors = _rank_errors(instrument, issuing, validating,
-                              [DataCategory(c) for c in request.data_categories])
-        if errors:
-            raise ValidationFailed(errors)
+    if action.verb is Verb.ISSUE_EMERGENCY:
+        details.update(safeguards.check_issue_without_validation(
+            session=session, request=request, instrument=instrument))
+        _check_ranks(session, request, instrument)
+        legal_basis = legal_basis or safeguard_rules.EX_POST_VALIDATION.article
+    elif action.verb in (Verb.VALIDATE, Verb.VALIDATE_EX_POST):
+        if action.verb is Verb.VALIDATE_EX_POST:
+            ex_post = _pending_ex_post(session, request, now)
+        _check_ranks(session, request, instrument)
         details.update(safeguards.check_validate(session=session, request=request,
                                                  instrument=instrument))
         legal_basis = legal_basis or "; ".join(
             sorted({instrument.issuer_rule(DataCategory(c)).article
                     for c in request.data_categories}))
+        if ex_post is not None and safeguard_rules.EX_POST_VALIDATION.article not in legal_basis:
+            legal_basis = f"{safeguard_rules.EX_POST_VALIDATION.article}; {legal_basis}"
+    elif action.verb is Verb.REFUSE_EX_POST:
+        ex_post = _pending_ex_post(session, request, now)
+        legal_basis = legal_basis or safeguard_rules.EX_POST_VALIDATION.article
+    elif action.verb in (Verb.CLOSE, Verb.WITHDRAW):
+        ex_post = safeguards.ex_post_deadline(session, request.id)
+        if ex_post is not None and action.verb is Verb.CLOSE:
+            raise ValidationFailed([FieldError("state", safeguard_rules.MSG_EX_POST_PENDING, {
+                "due": ex_post.due_at.isoformat(),
+                "article": safeguard_rules.EX_POST_VALIDATION.article})])
     elif action.verb is Verb.SEND:
         _require_translations(session, request)
         details.update(safeguards.check_send(session=session, request=request,
@@ -530,8 +588,12 @@ def act(
     elif action.verb is Verb.EXTEND_DEADLINE:
         details.update(_extend(session, request, instrument, action.deadline_kind, side))
         legal_basis = legal_basis or details["article"]
+    if ex_post is not None:
+        details.update(_end_ex_post(session, request, ex_post, action.verb, now))
     _close_deadlines(session, request, instrument, action.verb, now)
     started = _start_deadlines(session, request, instrument, action.verb, now)
+    if action.verb is Verb.ISSUE_EMERGENCY:
+        details["ex_post_validation_due_at"] = _start_ex_post(session, request, now).isoformat()
     # the most specific basis: the caller's, then the deadline this verb starts, then the act
     legal_basis = legal_basis or "; ".join(r.article for r in started) or instrument.legal_basis
     # the request row changes once, after the deadline queries, so its version moves by one
@@ -539,6 +601,72 @@ def act(
     _event(session, request, actor, action.verb.value, current, reason=action.reason,
            legal_basis=legal_basis, details={"side": side.value, **details}, at=now)
     return request
+
+
+def _check_ranks(session: Session, request: Request, instrument: Instrument) -> None:
+    """Who may issue and validate for each category, against the directory as it is now."""
+    validating = directory.authority(session, request.validating_authority_id)
+    issuing = directory.authority(session, request.issuing_authority_id)
+    assert validating is not None and issuing is not None
+    errors = _rank_errors(instrument, issuing, validating,
+                          [DataCategory(c) for c in request.data_categories])
+    if errors:
+        raise ValidationFailed(errors)
+
+
+# --- validation after the fact (Reg. (EU) 2023/1543 Art. 4(5)) ---------------------------------
+
+
+def _start_ex_post(session: Session, request: Request, now: datetime) -> datetime:
+    """Store the deadline of the validation after the fact: 48 hours from the issue, held by
+    the validating side (`rules.ex_post_validation_due`)."""
+    rule = safeguard_rules.EX_POST_VALIDATION
+    due = safeguard_rules.ex_post_validation_due(now)
+    session.add(Deadline(
+        request_id=request.id, kind=safeguard_rules.EX_POST_VALIDATION_KIND,
+        label=safeguard_rules.EX_POST_VALIDATION_LABEL, legal_basis=rule.article,
+        verified=rule.verified, effect=DeadlineEffect.RESPOND_BY.value,
+        holder=Side.VALIDATING.value, emergency=request.emergency, starts_at=now, due_at=due,
+        status=DeadlineStatus.OPEN.value, extensions_used=0,
+    ))
+    return due
+
+
+def _pending_ex_post(session: Session, request: Request, now: datetime) -> Deadline:
+    """The pending validation after the fact, still within its 48 hours; or ValidationFailed
+    saying there is none or that it came too late (`rules.ex_post_validation_errors`)."""
+    deadline = safeguards.ex_post_deadline(session, request.id)
+    errors = safeguard_rules.ex_post_validation_errors(
+        deadline.due_at if deadline else None, now)
+    if errors:
+        raise ValidationFailed(errors)
+    assert deadline is not None
+    return deadline
+
+
+_EX_POST_END: dict[Verb, tuple[DeadlineStatus, ExPostOutcome | None]] = {
+    Verb.VALIDATE_EX_POST: (DeadlineStatus.MET, None),
+    Verb.REFUSE_EX_POST: (DeadlineStatus.CANCELLED, ExPostOutcome.REFUSED),
+    Verb.WITHDRAW: (DeadlineStatus.CANCELLED, ExPostOutcome.WITHDRAWN),
+    Verb.LAPSE: (DeadlineStatus.BREACHED, ExPostOutcome.LAPSED),
+}
+
+
+def _end_ex_post(session: Session, request: Request, deadline: Deadline, verb: Verb,
+                 now: datetime) -> dict[str, Any]:
+    """Close the pending validation after the fact as `verb` ends it; unless validated, the
+    order ends and every data item received on it is restricted. Returns timeline details."""
+    status, outcome = _EX_POST_END[verb]
+    if deadline.status == DeadlineStatus.OPEN.value:
+        deadline.status = status.value
+        deadline.closed_at = now
+    details: dict[str, Any] = {"ex_post_validation": outcome.value if outcome else "validated",
+                               "ex_post_validation_due_at": deadline.due_at.isoformat()}
+    if outcome is not None:
+        details["restricted_data"] = safeguards.restrict_ex_post(
+            session=session, request_id=request.id, outcome=outcome, now=now)
+        details["restriction_basis"] = safeguard_rules.EX_POST_VALIDATION.article
+    return details
 
 
 def _move(session: Session, request: Request, target: State, now: datetime, *,
@@ -619,14 +747,19 @@ def _open_deadlines(session: Session, request: Request) -> list[Deadline]:
         Deadline.request_id == request.id, Deadline.status == DeadlineStatus.OPEN.value)))
 
 
+_ENDING = frozenset({Verb.WITHDRAW, Verb.CLOSE, Verb.REFUSE_EX_POST, Verb.LAPSE})
+"""Verbs that end the request: every deadline still running is cancelled."""
+
+
 def _close_deadlines(session: Session, request: Request, instrument: Instrument, verb: Verb,
                      now: datetime) -> None:
-    if verb not in (Verb.WITHDRAW, Verb.CLOSE) and not any(
-            verb in rule.met_by for rule in instrument.deadlines):
+    if verb not in _ENDING and not any(verb in rule.met_by for rule in instrument.deadlines):
         return  # this verb closes no deadline of the instrument: nothing to look up
     for deadline in _open_deadlines(session, request):
+        if deadline.status != DeadlineStatus.OPEN.value:
+            continue  # closed earlier in this transaction (a validation after the fact)
         rule = instrument.deadline(deadline.kind)
-        if verb in (Verb.WITHDRAW, Verb.CLOSE):
+        if verb in _ENDING:
             deadline.status = DeadlineStatus.CANCELLED.value
         elif rule is not None and verb in rule.met_by:
             deadline.status = dl.closing_status(rule, deadline.due_at, now).value
@@ -682,15 +815,20 @@ def _event(session: Session, request: Request, actor: Actor | None, verb: str,
 
 def scan_deadlines(*, session: Session, clock: Clock) -> list[Deadline]:
     """Mark every open deadline past due as breached (or expired, for preservation periods),
-    with a timeline event each; returns those it changed."""
+    with a timeline event each; returns those it changed. An order whose validation after the
+    fact did not come within its 48 hours lapses (`_lapse`)."""
     now = clock.now()
     due = list(session.scalars(select(Deadline).where(
         Deadline.status == DeadlineStatus.OPEN.value, Deadline.due_at < now
-    ).order_by(Deadline.due_at)))
+    ).order_by(Deadline.due_at, Deadline.id)))
+    changed: list[Deadline] = []
     for deadline in due:
+        if deadline.status != DeadlineStatus.OPEN.value:
+            continue  # cancelled by a lapse earlier in this scan
         status = dl.lapse_status(DeadlineEffect(deadline.effect))
         deadline.status = status.value
         deadline.closed_at = now
+        changed.append(deadline)
         request = session.get(Request, deadline.request_id)
         assert request is not None
         _event(session, request, None, f"deadline_{status.value}", State(request.state),
@@ -698,4 +836,23 @@ def scan_deadlines(*, session: Session, clock: Clock) -> list[Deadline]:
                legal_basis=deadline.legal_basis,
                details={"deadline": deadline.kind, "due_at": deadline.due_at.isoformat()},
                at=now)
-    return due
+        if deadline.kind == safeguard_rules.EX_POST_VALIDATION_KIND:
+            _lapse(session, request, deadline, now)
+    return changed
+
+
+def _lapse(session: Session, request: Request, deadline: Deadline, now: datetime) -> None:
+    """The 48 hours passed without a validation after the fact (Reg. (EU) 2023/1543 Art. 4(5),
+    unverified): the order is withdrawn on the issuing authority's behalf (verb `lapse`), its
+    other deadlines cancelled, and every data item received on it restricted. The executing
+    side sees the state and the event."""
+    instrument = catalogue.get(request.instrument)
+    current = State(request.state)
+    target = workflow.next_state(current, Verb.LAPSE, instrument.verbs)
+    details = _end_ex_post(session, request, deadline, Verb.LAPSE, now)
+    _close_deadlines(session, request, instrument, Verb.LAPSE, now)
+    _move(session, request, target, now, sent=False)
+    _event(session, request, None, Verb.LAPSE.value, current,
+           reason=f"{deadline.label}: not given by {deadline.due_at.isoformat()}",
+           legal_basis=safeguard_rules.EX_POST_VALIDATION.article,
+           details={"side": Side.ISSUING.value, "deadline": deadline.kind, **details}, at=now)

@@ -28,7 +28,12 @@ from rogatory.requests.schemas import (
     RequestRead,
     RequestSummary,
 )
-from rogatory.requests.service import RequestSnapshot, parties_of, translation_status
+from rogatory.requests.service import (
+    RequestSnapshot,
+    parties_of,
+    translation_status,
+    verb_conditions,
+)
 
 
 def _party(session: Session, authority_id: str) -> PartyRead:
@@ -51,12 +56,18 @@ def deadline_read(d: Deadline, now: datetime, lang: str) -> DeadlineRead:
     )
 
 
-def actor_verbs(actor: Actor, request: Request) -> list[str]:
-    """Verbs this actor could perform now (state, instrument and side all allow it)."""
+def actor_verbs(actor: Actor, request: Request, *, ex_post_pending: bool = False,
+                without_validation: bool = False) -> list[str]:
+    """Verbs this actor could perform now (state, instrument, side and the request's
+    circumstances all allow it: `workflow.unavailable`, `service.verb_conditions`)."""
     instrument = catalogue.get(request.instrument)
     sides = parties_of(request).sides_of(actor.authority_id)
+    hidden = workflow.unavailable(ex_post_pending=ex_post_pending,
+                                  without_validation=without_validation)
     result = []
     for verb in workflow.allowed_verbs(State(request.state), instrument.verbs):
+        if verb in hidden:
+            continue
         wanted = workflow.TRANSITIONS[verb].sides & sides
         if any(actor.role in SIDE_ROLES[s] for s in wanted):
             result.append(verb.value)
@@ -106,7 +117,9 @@ def _request_read(session: Session, request: Request, case_reference: str,
         state_label=label(State(request.state), lang),
         holder=side.value if side else None,
         holder_authority=holder_authority.name if holder_authority else None,
-        allowed_verbs=actor_verbs(actor, request), version=request.version,
+        allowed_verbs=actor_verbs(actor, request,
+                                  **verb_conditions(session, request, deadlines)),
+        version=request.version,
         created_at=request.created_at, updated_at=request.updated_at, sent_at=request.sent_at,
         form=dict(request.form) if content else {},
         translations=translation_status(session, request) if content else {},

@@ -1,7 +1,14 @@
 """The request lifecycle as data: one typed transition table, checked when imported (every state
 reachable from draft, every open state able to end), and pure functions over it.
 
-No generic update may set a status: the service changes state only through `next_state`."""
+No generic update may set a status: the service changes state only through `next_state`.
+
+Issue without prior validation (Reg. (EU) 2023/1543 Art. 4(5), unverified): `issue_emergency`
+takes an emergency draft straight to issued; the validating side then validates
+(`validate_ex_post`) or refuses (`refuse_ex_post`, the order is withdrawn) at whatever stage the
+order has reached, and the deadline job withdraws it (`lapse`) when 48 hours pass without either.
+Whether a validation after the fact is pending is not a state but a stored deadline: the service
+checks it (`rogatory.requests.service`)."""
 
 from __future__ import annotations
 
@@ -28,6 +35,10 @@ def _t(sources: Iterable[State], target: State | None, *sides: Side) -> Transiti
     return Transition(frozenset(sources), target, frozenset(sides))
 
 
+ISSUED_STATES = frozenset(State) - {S.DRAFT, S.VALIDATION} - FINAL_STATES
+"""Every state of an order once issued and before it ends: where a validation after the fact
+(Art. 4(5)) may still be awaited — the order may have been sent, executed or refused meanwhile."""
+
 TRANSITIONS: dict[Verb, Transition] = {
     V.SUBMIT: _t([S.DRAFT], S.VALIDATION, Side.ISSUING),
     V.VALIDATE: _t([S.VALIDATION], S.ISSUED, Side.VALIDATING),
@@ -53,7 +64,30 @@ TRANSITIONS: dict[Verb, Transition] = {
         Side.ISSUING,
         Side.EXECUTING,
     ),
+    V.ISSUE_EMERGENCY: _t([S.DRAFT], S.ISSUED, Side.ISSUING),
+    V.VALIDATE_EX_POST: _t(ISSUED_STATES, None, Side.VALIDATING),
+    V.REFUSE_EX_POST: _t(ISSUED_STATES, S.WITHDRAWN, Side.VALIDATING),
+    # on the issuing authority's behalf (Art. 4(5): it withdraws the order), by the job only
+    V.LAPSE: _t(ISSUED_STATES, S.WITHDRAWN, Side.ISSUING),
 }
+
+EX_POST_VERBS = frozenset({V.VALIDATE_EX_POST, V.REFUSE_EX_POST})
+"""Verbs that need a validation after the fact to be pending (the service checks it)."""
+SYSTEM_VERBS = frozenset({V.LAPSE})
+"""Verbs only the node's jobs perform; no user may (`rogatory.requests.service.act` refuses)."""
+
+
+def unavailable(*, ex_post_pending: bool, without_validation: bool) -> frozenset[Verb]:
+    """Verbs the state allows but a request's circumstances do not, so nobody is offered them:
+    the node's own; the validation after the fact and its refusal unless one is pending, and
+    closing while one is (Reg. (EU) 2023/1543 Art. 4(5)); issuing without prior validation
+    unless the rule allows it (`without_validation`)."""
+    hidden = set(SYSTEM_VERBS)
+    hidden |= {V.CLOSE} if ex_post_pending else EX_POST_VERBS
+    if not without_validation:
+        hidden.add(V.ISSUE_EMERGENCY)
+    return frozenset(hidden)
+
 
 HOLDER: dict[State, Side | None] = {
     S.DRAFT: Side.ISSUING,

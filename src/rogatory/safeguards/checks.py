@@ -6,7 +6,11 @@
 * send: the enforcing State is notified at the same time as the addressee (Art. 8);
 * refuse: the ground is raised within its time limit (e.g. Art. 12);
 * execute: no transmission while a suspensive notification is under review, nor after the
-  enforcing authority raised grounds (Art. 8(4), 10(2)).
+  enforcing authority raised grounds (Art. 8(4), 10(2));
+* issue without prior validation: only an emergency order of an authority that needs
+  validation, for data categories that allow it (Art. 4(5)); while its validation after the
+  fact is pending (`ex_post_deadline`), and once it was refused or never came
+  (`ex_post_outcome`: the data received are restricted, `restrict_ex_post`).
 
 Each check runs at most one indexed query, and only for the instruments and data categories
 that need it; the rest is `rules`."""
@@ -24,9 +28,16 @@ from rogatory.directory import cache as directory
 from rogatory.directory.enums import AuthorityKind
 from rogatory.errors import FieldError, ValidationFailed
 from rogatory.instruments.schema import Instrument, NotificationRule
-from rogatory.safeguards import rules
-from rogatory.safeguards.models import Assessment, Decision, EnforcementNotification
-from rogatory.safeguards.rules import NotificationStatus, Outcome, Stage
+from rogatory.requests.enums import DataCategory, DeadlineStatus, Verb
+from rogatory.requests.models import Deadline, TimelineEvent
+from rogatory.safeguards import records, rules
+from rogatory.safeguards.models import (
+    Assessment,
+    Decision,
+    EnforcementNotification,
+    ReceivedData,
+)
+from rogatory.safeguards.rules import ExPostOutcome, NotificationStatus, Outcome, Stage
 
 if TYPE_CHECKING:
     from rogatory.requests.models import Request
@@ -184,3 +195,55 @@ def check_transmission(*, session: Session, request: Request, instrument: Instru
         due=notification.window_due_at, now=now, grounds=grounds, rule=rule)
     if errors:
         raise ValidationFailed(errors)
+
+
+# --- issue without prior validation (Reg. (EU) 2023/1543 Art. 4(5)) -----------------------------
+
+
+def check_issue_without_validation(*, session: Session, request: Request,
+                                   instrument: Instrument) -> dict[str, Any]:
+    """Before `issue_emergency`: an emergency order, by an authority that needs validation, for
+    data categories whose rule allows issuing without it (`rules.without_validation_errors`).
+    Returns the timeline details to record."""
+    issuing = directory.authority(session, request.issuing_authority_id)
+    rank = issuing.rank if issuing else None
+    errors = rules.without_validation_errors(
+        instrument, [DataCategory(c) for c in request.data_categories], rank,
+        emergency=request.emergency)
+    if errors:
+        raise ValidationFailed(errors)
+    return {"without_prior_validation": True, "issuer_rank": rank.value if rank else None,
+            "verified": rules.EX_POST_VALIDATION.verified}
+
+
+def ex_post_deadline(session: Session, request_id: str) -> Deadline | None:
+    """The running deadline of a validation after the fact, if the order awaits one (one
+    indexed lookup)."""
+    return session.scalars(select(Deadline).where(
+        Deadline.request_id == request_id, Deadline.kind == rules.EX_POST_VALIDATION_KIND,
+        Deadline.status == DeadlineStatus.OPEN.value)).first()
+
+
+def ex_post_outcome(session: Session, request_id: str) -> ExPostOutcome | None:
+    """Why the data of an order issued without prior validation may not be used: refused, lapsed
+    or withdrawn before its validation; `None` when it was validated, is still awaited, or was
+    issued with prior validation."""
+    status = session.scalar(select(Deadline.status).where(
+        Deadline.request_id == request_id, Deadline.kind == rules.EX_POST_VALIDATION_KIND))
+    if status == DeadlineStatus.BREACHED.value:
+        return ExPostOutcome.LAPSED
+    if status != DeadlineStatus.CANCELLED.value:
+        return None
+    refused = session.scalar(select(TimelineEvent.id).where(
+        TimelineEvent.request_id == request_id,
+        TimelineEvent.verb == Verb.REFUSE_EX_POST.value).limit(1))
+    return ExPostOutcome.REFUSED if refused is not None else ExPostOutcome.WITHDRAWN
+
+
+def restrict_ex_post(*, session: Session, request_id: str, outcome: ExPostOutcome,
+                     now: datetime) -> list[str]:
+    """The order lapsed without validation (Art. 4(5)): every data item received on it is
+    restricted, so that it is not used. Returns the ids of the items flagged."""
+    items: list[ReceivedData] = records.restrict_request_data(
+        session, request_id, outcome.value, rules.EX_POST_VALIDATION.article, now)
+    return [item.id for item in items]

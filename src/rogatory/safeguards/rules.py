@@ -100,6 +100,23 @@ MSG_CONSENT = N_(
 MSG_THIRD_STATE = N_("Must be a State other than the requesting and the requested State.")
 MSG_FUTURE = N_("Must be a date after today.")
 MSG_NO_ENFORCING = N_("No authority of {state} in the directory can receive the notification.")
+MSG_NOT_EMERGENCY = N_(
+    "Only an order issued in an emergency may go without prior validation ({article}).")
+MSG_VALIDATES_ITSELF = N_(
+    "An authority of rank '{rank}' issues this order itself: submit it for validation as "
+    "usual; only an authority whose orders need validation may issue without it ({article}).")
+MSG_NOT_WITHOUT_VALIDATION = N_(
+    "{categories} data may not be ordered without prior validation, even in an emergency "
+    "({article}).")
+MSG_EX_POST_NOT_PENDING = N_("No validation after the fact is pending on this order ({article}).")
+MSG_EX_POST_LATE = N_(
+    "The time to validate this order ended at {due} ({article}): it lapses, and the data "
+    "obtained may not be used.")
+MSG_EX_POST_PENDING = N_(
+    "This order was issued without prior validation: it can be closed once validated, or it "
+    "lapses at {due} ({article}).")
+EX_POST_VALIDATION_LABEL = N_("Validation of an order issued without prior validation")
+"""The label of the stored deadline `EX_POST_VALIDATION_KIND` (translated when shown)."""
 
 TEXT_MAX = 8000
 NAME_MAX = 200
@@ -249,6 +266,20 @@ EX_POST_VALIDATION = Cited(
     note="Emergency issue without prior validation, validated within 48 hours or withdrawn and "
     "the data's use restricted: from a secondary summary (legal-facts §1.2).")
 EX_POST_VALIDATION_PERIOD = timedelta(hours=48)
+EX_POST_VALIDATION_KIND = "ex_post_validation"
+"""The kind of the stored deadline by which an order issued without prior validation must be
+validated; the deadline job withdraws the order when it passes."""
+
+
+class ExPostOutcome(StrEnum):
+    """Why the data of an order issued without prior validation are restricted (Art. 4(5)):
+    its validation was refused, the 48 hours passed without one, or the issuing side withdrew
+    the order before it was validated. Stored as the data's `restriction_reason`."""
+
+    REFUSED = "ex_post_validation_refused"
+    LAPSED = "ex_post_validation_lapsed"
+    WITHDRAWN = "withdrawn_before_ex_post_validation"
+
 
 REFUSAL_TIME_LIMIT = Cited(
     "Reg. (EU) 2023/1543 Art. 12", note="Counted from receipt of the order (or of the "
@@ -317,9 +348,45 @@ def may_issue_without_prior_validation(instrument: Instrument,
             and all(instrument.issuer_rule(c).emergency_without_validation for c in categories))
 
 
+def without_validation_errors(instrument: Instrument, categories: Sequence[DataCategory],
+                              issuer_rank: Rank | None, *,
+                              emergency: bool) -> list[FieldError]:
+    """Why `may_issue_without_prior_validation` does not hold, one error per reason, each
+    citing Reg. (EU) 2023/1543 Art. 4(5) (unverified): the order is not an emergency; the
+    issuer is no authority that needs validation (a judge, court, investigating judge or
+    prosecutor validates its own orders); a data category's rule does not allow it (EPOC
+    traffic and content data, Art. 4(2)). Empty exactly when it holds."""
+    article = EX_POST_VALIDATION.article
+    errors: list[FieldError] = []
+    if not emergency:
+        errors.append(FieldError("emergency", MSG_NOT_EMERGENCY, {"article": article}))
+    if issuer_rank not in NEEDS_VALIDATION:
+        errors.append(FieldError("issuing_authority_id", MSG_VALIDATES_ITSELF, {
+            "rank": issuer_rank.value if issuer_rank else "?", "article": article}))
+    refused = [c.value for c in categories
+               if not instrument.issuer_rule(c).emergency_without_validation]
+    if refused or not categories:
+        errors.append(FieldError("data_categories", MSG_NOT_WITHOUT_VALIDATION, {
+            "categories": ", ".join(refused) or "—", "article": article}))
+    return errors
+
+
 def ex_post_validation_due(issued_at: datetime) -> datetime:
     """Reg. (EU) 2023/1543 Art. 4(5) (unverified): validation within 48 hours of the issue."""
     return ensure_utc(issued_at) + EX_POST_VALIDATION_PERIOD
+
+
+def ex_post_validation_errors(due: datetime | None, now: datetime) -> list[FieldError]:
+    """A validation after the fact (or its refusal) needs one to be pending, and comes within
+    the 48 hours of Reg. (EU) 2023/1543 Art. 4(5) (unverified); `due`: the pending deadline,
+    `None` when none is. Once they have passed, the deadline job lets the order lapse."""
+    article = EX_POST_VALIDATION.article
+    if due is None:
+        return [FieldError("state", MSG_EX_POST_NOT_PENDING, {"article": article})]
+    if ensure_utc(now) > ensure_utc(due):
+        return [FieldError("state", MSG_EX_POST_LATE, {
+            "due": ensure_utc(due).isoformat(), "article": article})]
+    return []
 
 
 # --- intrusive measures and their assessment -----------------------------------------------------

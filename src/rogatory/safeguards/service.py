@@ -11,12 +11,13 @@ the node's ledger (canonical JSON), written in the caller's transaction.
 A decision that the request's workflow is waiting for also performs the verb it amounts to, in
 the same transaction: a validation granted (wholly or partly) validates the order and a denied
 one returns it to draft; on the executing side a grant begins execution and a denial refuses
-the order with the first ground for refusal it names. A decision that supersedes another is a
-record only."""
+the order with the first ground for refusal it names. On an order issued without prior
+validation (Reg. (EU) 2023/1543 Art. 4(5)), a validation decision while the 48 hours run
+validates it after the fact, or refuses that and so withdraws it. A decision that supersedes
+another is a record only."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,10 +36,9 @@ from rogatory.identity.models import Role
 from rogatory.identity.policy import OVERSIGHT_ROLES, SIDE_ROLES, Actor, acting_side
 from rogatory.instruments import catalogue
 from rogatory.instruments.schema import Instrument
-from rogatory.ledger import store as ledger
 from rogatory.requests import service as requests_service
 from rogatory.requests.enums import OPEN_STATES, Side, State, Verb
-from rogatory.safeguards import checks, rules
+from rogatory.safeguards import checks, records, rules
 from rogatory.safeguards.models import (
     AnalyticTool,
     Assessment,
@@ -50,6 +50,7 @@ from rogatory.safeguards.models import (
     OnwardTransfer,
     ReceivedData,
 )
+from rogatory.safeguards.records import canonical  # noqa: F401  (re-exported)
 from rogatory.safeguards.rules import (
     AssessmentInput,
     NotificationStatus,
@@ -80,6 +81,8 @@ ENFORCING_ROLES = frozenset({Role.CENTRAL_AUTHORITY_OFFICER, Role.PROSECUTOR, Ro
 TOOL_APPROVERS = frozenset({Role.JUDGE, Role.INVESTIGATING_JUDGE, Role.ADMINISTRATOR})
 """Who approves an analytic tool: a judge or the node's administrator — not the prosecutor whose
 requests rely on it."""
+GROUNDS_RAISED = "grounds_raised_by_enforcing_authority"
+"""Why data are restricted once the enforcing authority raised grounds (Art. 10(4))."""
 _STATUS_AFTER = {Outcome.GRANT: NotificationStatus.NO_GROUNDS,
                  Outcome.PARTIAL: NotificationStatus.CONDITIONS,
                  Outcome.DENY: NotificationStatus.GROUNDS_RAISED}
@@ -87,26 +90,6 @@ _STATUS_AFTER = {Outcome.GRANT: NotificationStatus.NO_GROUNDS,
 
 def _new_id() -> str:
     return str(uuid.uuid4())
-
-
-def canonical(payload: dict[str, Any]) -> bytes:
-    """The bytes a safeguards record is in the ledger: JSON with sorted keys, no spaces,
-    UTF-8 (as timeline events are)."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_json_default).encode("utf-8")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return ensure_utc(value).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _leaf(session: Session, kind: str, payload: dict[str, Any], at: datetime) -> int:
-    return ledger.append(session=session, data=canonical({"type": kind, **payload}), kind=kind,
-                         at=at)
 
 
 def _columns(row: Any, *exclude: str) -> dict[str, Any]:
@@ -157,7 +140,7 @@ def record_assessment(*, session: Session, actor: Actor, request_id: str,
         offence_in_issuing_state=values.offence_in_issuing_state,
         person_in_issuing_state=values.person_in_issuing_state,
         author_user_id=actor.user_id, author_authority_id=actor.authority_id, created_at=now)
-    row.ledger_index = _leaf(session, "assessment", {
+    row.ledger_index = records.leaf(session, "assessment", {
         **_columns(row, "ledger_index"), "reference": request.reference}, now)
     session.add(row)
     session.flush()
@@ -224,10 +207,15 @@ def _supersede_errors(session: Session, request_id: str, stage: Stage,
     return []
 
 
-def _verb_for(stage: Stage, outcome: Outcome, state: State) -> Verb | None:
-    """The workflow verb a decision amounts to in `state`, if the workflow awaits it."""
+def _verb_for(stage: Stage, outcome: Outcome, state: State, *,
+              ex_post_pending: bool = False) -> Verb | None:
+    """The workflow verb a decision amounts to in `state`, if the workflow awaits it;
+    `ex_post_pending`: the order was issued without prior validation and awaits one (Art.
+    4(5))."""
     if stage is Stage.VALIDATION and state is State.VALIDATION:
         return Verb.RETURN_TO_DRAFT if outcome is Outcome.DENY else Verb.VALIDATE
+    if stage is Stage.VALIDATION and ex_post_pending:
+        return Verb.REFUSE_EX_POST if outcome is Outcome.DENY else Verb.VALIDATE_EX_POST
     if stage is Stage.EXECUTION:
         if outcome is Outcome.DENY and state in (State.RECEIVED, State.ACKNOWLEDGED,
                                                   State.UNDER_REVIEW):
@@ -282,7 +270,10 @@ def decide(*, session: Session, actor: Actor, request_id: str, draft: DecisionDr
     errors += _supersede_errors(session, request.id, draft.stage, draft.supersedes)
     verb = None
     if draft.supersedes is None:
-        verb = _verb_for(draft.stage, draft.outcome, State(request.state))
+        state = State(request.state)
+        pending = draft.stage is Stage.VALIDATION and state is not State.VALIDATION \
+            and checks.ex_post_deadline(session, request.id) is not None
+        verb = _verb_for(draft.stage, draft.outcome, state, ex_post_pending=pending)
         if verb is None:
             errors.append(FieldError("stage", MSG_NOT_AWAITED, {
                 "stage": draft.stage.value, "state": request.state}))
@@ -292,6 +283,8 @@ def decide(*, session: Session, actor: Actor, request_id: str, draft: DecisionDr
         raise ValidationFailed(errors)
     basis = rules.decision_basis(instrument, draft.stage, draft.outcome, draft.grounds,
                                  request.data_categories)
+    if verb in (Verb.VALIDATE_EX_POST, Verb.REFUSE_EX_POST):
+        basis = f"{rules.EX_POST_VALIDATION.article}; {basis}"
     version = request.version
     if verb is not None:
         assert draft.expected_version is not None
@@ -322,7 +315,7 @@ def _record_decision(session: Session, actor: Actor, request_id: str, reference:
         decided_by_user_id=actor.user_id, decided_by_authority_id=actor.authority_id,
         decided_by_rank=authority.rank.value if authority and authority.rank else None,
         decided_at=now)
-    row.ledger_index = _leaf(session, "decision", {
+    row.ledger_index = records.leaf(session, "decision", {
         **_columns(row, "ledger_index"), "reference": reference, "tools": list(draft.tools)},
         now)
     session.add(row)
@@ -382,10 +375,8 @@ def _decide_enforcement(session: Session, actor: Actor, request_id: str, draft: 
     notification.decision_id = decision.id
     notification.decided_at = now
     if draft.outcome is Outcome.DENY:
-        for item in session.scalars(select(ReceivedData).where(
-                ReceivedData.request_id == request_id, ReceivedData.deleted_at.is_(None),
-                ReceivedData.restricted.is_(False))):
-            _restrict(session, item, "grounds_raised_by_enforcing_authority", now)
+        records.restrict_request_data(session, request_id, GROUNDS_RAISED,
+                                      rules.RESTRICTION_AFTER_OBJECTION.article, now)
     session.flush()
     return decision
 
@@ -511,7 +502,7 @@ def record_non_execution(*, session: Session, actor: Actor, request_id: str,
         information_required=draft.information_required, data_preserved=draft.data_preserved,
         preserved_until=draft.preserved_until, recorded_by_user_id=actor.user_id,
         recorded_by_authority_id=actor.authority_id, recorded_at=now)
-    row.ledger_index = _leaf(session, "non_execution", {
+    row.ledger_index = records.leaf(session, "non_execution", {
         **_columns(row, "ledger_index"), "reference": request.reference,
         "legal_basis": rules.ANNEX_III.article}, now)
     session.add(row)
@@ -537,20 +528,6 @@ def _issuing_request(session: Session, actor: Actor, request_id: str) -> Request
     if actor.role not in OVERSIGHT_ROLES and actor.authority_id != request.issuing_authority_id:
         raise NotFound("request not found")
     return request
-
-
-def _data_event(session: Session, item: ReceivedData, event: str, at: datetime,
-                **details: Any) -> None:
-    _leaf(session, "data_protection", {"event": event, "data_id": item.id,
-                                       "request_id": item.request_id, "at": at, **details}, at)
-
-
-def _restrict(session: Session, item: ReceivedData, reason: str, at: datetime) -> None:
-    item.restricted = True
-    item.restriction_reason = reason
-    item.restriction_basis = rules.RESTRICTION_AFTER_OBJECTION.article
-    _data_event(session, item, "restricted", at, reason=reason,
-                legal_basis=item.restriction_basis)
 
 
 @dataclass(frozen=True)
@@ -590,14 +567,17 @@ def record_data(*, session: Session, actor: Actor, request_id: str, draft: DataD
         restricted=False, recorded_by_user_id=actor.user_id,
         recorded_by_authority_id=actor.authority_id, recorded_at=now)
     session.add(item)
-    _data_event(session, item, "recorded", now, **_columns(
+    records.data_event(session, item, "recorded", now, **_columns(
         item, "restricted", "restriction_reason", "restriction_basis", "deleted_at",
         "deletion_reason"), legal_basis=rules.PURPOSE_LIMITATION.article)
     notification = checks.notification_of(session, request.id) \
         if catalogue.get(request.instrument).notification else None
     if notification is not None and \
             notification.status == NotificationStatus.GROUNDS_RAISED.value:
-        _restrict(session, item, "grounds_raised_by_enforcing_authority", now)
+        records.restrict(session, item, GROUNDS_RAISED, rules.RESTRICTION_AFTER_OBJECTION.article,
+                         now)
+    elif (lapsed := checks.ex_post_outcome(session, request.id)) is not None:
+        records.restrict(session, item, lapsed.value, rules.EX_POST_VALIDATION.article, now)
     session.flush()
     return item
 
@@ -641,9 +621,10 @@ def review_data(*, session: Session, actor: Actor, data_id: str, retention_until
     before = item.retention_until
     item.retention_until = retention_until
     item.review_due_on = rules.review_due_on(today, retention_until)
-    _data_event(session, item, "reviewed", clock.now(), previous_retention_until=before,
-                retention_until=retention_until, review_due_on=item.review_due_on, note=note,
-                legal_basis=rules.RETENTION.article)
+    records.data_event(session, item, "reviewed", clock.now(),
+                       previous_retention_until=before, retention_until=retention_until,
+                       review_due_on=item.review_due_on, note=note,
+                       legal_basis=rules.RETENTION.article)
     session.flush()
     return item
 
@@ -657,8 +638,8 @@ def delete_data(*, session: Session, actor: Actor, data_id: str, reason: str,
     now = clock.now()
     item.deleted_at = now
     item.deletion_reason = reason
-    _data_event(session, item, "deleted", now, reason=reason,
-                legal_basis=rules.RETENTION.article)
+    records.data_event(session, item, "deleted", now, reason=reason,
+                       legal_basis=rules.RETENTION.article)
     session.flush()
     return item
 
@@ -695,7 +676,7 @@ def transfer_data(*, session: Session, actor: Actor, data_id: str, draft: Transf
         consent_reference=draft.consent_reference, consent_date=draft.consent_date,
         recorded_by_user_id=actor.user_id, recorded_by_authority_id=actor.authority_id,
         recorded_at=now)
-    row.ledger_index = _leaf(session, "onward_transfer", {
+    row.ledger_index = records.leaf(session, "onward_transfer", {
         **_columns(row, "ledger_index"), "legal_basis": rules.ONWARD_TRANSFER.article}, now)
     session.add(row)
     session.flush()
@@ -729,7 +710,7 @@ def defer_informing(*, session: Session, actor: Actor, request_id: str, reason: 
         id=_new_id(), request_id=request.id, reason=reason, note=note, until=until,
         recorded_by_user_id=actor.user_id, recorded_by_authority_id=actor.authority_id,
         recorded_at=now)
-    row.ledger_index = _leaf(session, "informing_deferral", {
+    row.ledger_index = records.leaf(session, "informing_deferral", {
         **_columns(row, "ledger_index"), "legal_basis": rules.INFORMING_DEFERRAL.article}, now)
     session.add(row)
     session.flush()
@@ -796,7 +777,7 @@ def register_tool(*, session: Session, actor: Actor, draft: ToolDraft,
         error_rates=draft.error_rates, bias_assessment=draft.bias_assessment,
         approved_by_user_id=actor.user_id, approved_by_authority_id=actor.authority_id,
         approved_at=now)
-    row.ledger_index = _leaf(session, "analytic_tool", _columns(row, "ledger_index"), now)
+    row.ledger_index = records.leaf(session, "analytic_tool", _columns(row, "ledger_index"), now)
     session.add(row)
     session.flush()
     return row

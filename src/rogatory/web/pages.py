@@ -26,7 +26,12 @@ from rogatory.errors import FieldError, RogatoryError, ValidationFailed
 from rogatory.evidence import service as evidence
 from rogatory.evidence.export import export_case
 from rogatory.i18n import LANGUAGES, N_
-from rogatory.identity.policy import DRAFTING_ROLES, Actor, sees_request_content
+from rogatory.identity.policy import (
+    DRAFTING_ROLES,
+    Actor,
+    require_drafting,
+    sees_request_content,
+)
 from rogatory.instruments import catalogue
 from rogatory.instruments.schema import FormField, Instrument
 from rogatory.requests import service, views
@@ -198,6 +203,7 @@ def _edit_page(request: Request, session: Session, actor: Actor, found: Any,
 def edit_draft(request: Request, request_id: str, session: SessionDep,
                actor: PortalActor) -> HTMLResponse:
     found = service.get_request(session=session, actor=actor, request_id=request_id)
+    require_drafting(actor, found.issuing_authority_id)  # the form is the drafters' to see
     return _edit_page(request, session, actor, found)
 
 
