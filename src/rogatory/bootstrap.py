@@ -4,6 +4,7 @@ Every step is idempotent, so `rogatory init` can run again safely."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from alembic import command
@@ -48,12 +49,20 @@ def ensure_node_key(settings: Settings) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.rename(path)
+    # a temporary file of this process's own, then a hard link that fails if the key appeared
+    # meanwhile: two first uses at once agree on one key (the one that was linked first)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return ensure_node_key(settings)
+    finally:
+        tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
     return key

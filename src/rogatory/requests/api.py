@@ -22,7 +22,7 @@ from rogatory.deps import (
     run_read,
 )
 from rogatory.i18n import LANGUAGES
-from rogatory.identity.policy import Actor, sees_case_narrative
+from rogatory.identity.policy import Actor, sees_case_narrative, sees_request_content
 from rogatory.requests import service, views
 from rogatory.requests.enums import DeadlineStatus, State, Verb
 from rogatory.requests.models import Deadline, TimelineEvent
@@ -193,7 +193,7 @@ def render(
             if lang != found.language
         ]
     langs = [lang for lang in langs if lang in LANGUAGES] or ["en"]
-    return views.render(session, found, langs)
+    return views.render(session, found, langs, content=sees_request_content(actor))
 
 
 @router.get("/requests/{request_id}/events", summary="Live timeline (Server-Sent Events)",

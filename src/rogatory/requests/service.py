@@ -164,6 +164,7 @@ def create_case(
 ) -> Case:
     """Open a case led by the actor's authority; `participants` are other authorities of the
     same state working on it (e.g. the investigating judge)."""
+    require_drafting(actor, actor.authority_id)  # first: the rest must tell an outsider nothing
     errors = []
     reference, title = reference.strip(), title.strip()
     if not reference:
@@ -174,7 +175,6 @@ def create_case(
         errors.append(FieldError("reference", N_("This reference is already in use.")))
     if errors:
         raise ValidationFailed(errors)
-    require_drafting(actor, actor.authority_id)
     others = [p for p in participants or [] if p != actor.authority_id]
     for index, authority_id in enumerate(others):
         if session.get(Authority, authority_id) is None:

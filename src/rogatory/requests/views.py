@@ -151,9 +151,12 @@ def event_read(session: Session, event: TimelineEvent) -> EventRead:
     )
 
 
-def render(session: Session, request: Request, languages: list[str]) -> RenderedRequest:
+def render(session: Session, request: Request, languages: list[str],
+           content: bool = True) -> RenderedRequest:
     """The form in each of `languages`: labels translate themselves; free text shows the
-    original and its translation with the translation's status."""
+    original and its translation with the translation's status. Without `content` (a reader
+    who sees metadata only, `policy.sees_request_content`) every value and translation is
+    withheld and only the form's structure shows."""
     instrument = catalogue.get(request.instrument)
     status = translation_status(session, request)
     sections = []
@@ -162,9 +165,9 @@ def render(session: Session, request: Request, languages: list[str]) -> Rendered
             RenderedField(
                 name=f.name,
                 labels={lang: translate(f.label, lang) for lang in languages},
-                value=request.form.get(f.name), translate=f.translate,
-                translation_status=status.get(f.name),
-                translation=request.translations.get(f.name),
+                value=request.form.get(f.name) if content else None, translate=f.translate,
+                translation_status=status.get(f.name) if content else None,
+                translation=request.translations.get(f.name) if content else None,
                 verified=f.verified,
             )
             for f in section.fields
