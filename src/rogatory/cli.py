@@ -4,6 +4,7 @@ and carry requests through their lifecycle. Every list/show command also takes `
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -49,6 +50,7 @@ app.add_typer(evidence_app, name="evidence")
 def _register_subcommands() -> None:
     from rogatory.audit.cli import app as audit_app
     from rogatory.evidence.verify_cli import verify
+    from rogatory.identity import cli as identity_cli
     from rogatory.identity.cli import app as users_app
     from rogatory.ledger.cli import app as ledger_app
     from rogatory.safeguards.cli import app as safeguards_app
@@ -58,6 +60,8 @@ def _register_subcommands() -> None:
     app.add_typer(safeguards_app, name="safeguards")
     app.add_typer(audit_app, name="audit")
     app.add_typer(users_app, name="users")
+    app.command("login")(identity_cli.login)
+    app.command("logout")(identity_cli.logout)
     app.command("simulate")(simulate)
     app.command("exercise")(exercise)
     app.command("verify")(verify)
@@ -143,10 +147,32 @@ def _log_access(status: int) -> None:
         write(session, [access])
 
 
+MSG_CLI_TOKEN = (
+    "the command line acts as the holder of an API token: set ROGATORY_TOKEN to a token of "
+    "'{user}' (`rogatory login` prints one after password and TOTP), or, on a node whose "
+    "operator may act for its users, ROGATORY_OPERATOR_ACTS_AS=true")
+
+
 def _actor(session: Session, username: str) -> Actor:
+    """Who a command acts as: the holder of `ROGATORY_TOKEN`, who must be the user named by
+    `--as` (a read-only token cannot drive the command line). Without a token, only a demo node
+    or one configured with `operator_acts_as` lets its operator act for the named user (the
+    access log records the command either way)."""
+    from rogatory.clock import SystemClock
+    from rogatory.errors import Unauthenticated
     from rogatory.identity import service as identity
 
-    actor = identity.actor_by_username(session=session, username=username)
+    token = os.environ.get("ROGATORY_TOKEN", "").strip()
+    if token:
+        actor = identity.authenticate_token(session=session, token=token,
+                                            now=SystemClock().now(), write=True)
+        if username and username != actor.username:
+            raise Unauthenticated(f"ROGATORY_TOKEN is not a token of '{username}'")
+    else:
+        settings = Settings()
+        if not (settings.demo or settings.operator_acts_as):
+            raise Unauthenticated(MSG_CLI_TOKEN.format(user=username))
+        actor = identity.actor_by_username(session=session, username=username)
     _language["current"] = actor.language
     _acting["actor"] = actor
     return actor

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     node_name: str = Field(default="rogatory.local", min_length=1)
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     demo: bool = False
+    operator_acts_as: bool = Field(
+        default=False,
+        description="The command line may act as any user named by --as without that user's "
+        "API token (the node's operator acting for them; logged as such). Always so on the "
+        "demo; elsewhere the CLI acts as the holder of ROGATORY_TOKEN")
     default_language: str = "en"
     tls: bool = Field(
         default=False,

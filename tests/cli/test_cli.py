@@ -116,7 +116,8 @@ def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     # none of the caller's ROGATORY_* settings (e.g. ROGATORY_USER) may reach the CLI
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ROGATORY_")}
     env.update(ROGATORY_DATA_DIR=str(data_dir), ROGATORY_SECRET_KEY="cli-test-secret",
-               ROGATORY_NODE_NAME="cli.test")
+               ROGATORY_NODE_NAME="cli.test",
+               ROGATORY_OPERATOR_ACTS_AS="true")  # `--as` without a token (see test_cli_login)
     schema: str | None = None
     admin = None
     if request.param == "postgresql":

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.usefixtures("evidence_tables")
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {"ROGATORY_DATA_DIR": str(settings.data_dir), "ROGATORY_SECRET_KEY": "test-secret"}
+    env = {"ROGATORY_DATA_DIR": str(settings.data_dir), "ROGATORY_SECRET_KEY": "test-secret",
+           "ROGATORY_OPERATOR_ACTS_AS": "true"}
     if settings.database_url:
         env["ROGATORY_DATABASE_URL"] = settings.database_url
     if settings.database_schema:

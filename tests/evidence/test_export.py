@@ -398,7 +398,8 @@ def test_cli_export_and_verify(settings: Settings, world: World, items: list[Evi
     from rogatory.cli import app
     from rogatory.evidence.verify_cli import verify
 
-    env = {"ROGATORY_DATA_DIR": str(settings.data_dir), "ROGATORY_SECRET_KEY": "test-secret"}
+    env = {"ROGATORY_DATA_DIR": str(settings.data_dir), "ROGATORY_SECRET_KEY": "test-secret",
+           "ROGATORY_OPERATOR_ACTS_AS": "true"}
     if settings.database_url:
         env["ROGATORY_DATABASE_URL"] = settings.database_url
     if settings.database_schema:

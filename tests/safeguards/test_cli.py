@@ -56,7 +56,7 @@ def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     data_dir = tmp_path_factory.mktemp(f"safeguards-cli-{request.param}")
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("ROGATORY_")}
     env.update(ROGATORY_DATA_DIR=str(data_dir), ROGATORY_SECRET_KEY="cli-test-secret",
-               ROGATORY_NODE_NAME="cli.test")
+               ROGATORY_NODE_NAME="cli.test", ROGATORY_OPERATOR_ACTS_AS="true")
     schema, admin = None, None
     if request.param == "postgresql":
         schema = f"rgt_sg_{os.getpid()}_{secrets.token_hex(4)}"

@@ -138,3 +138,64 @@ def revoke_token(admin: AdminOpt, token: str) -> None:
         console.print("revoked")
 
     _run(body)
+
+
+CLI_LOGIN_HOURS = 12
+
+
+def login(
+    username: Annotated[str, typer.Option(prompt=True, help="Your username")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          help="Asked for when not given")],
+    code: Annotated[str, typer.Option(prompt="Authentication code",
+                                      help="The TOTP code, or an unused recovery code")],
+    hours: Annotated[int, typer.Option(min=1, max=24, help="How long the token works")]
+    = CLI_LOGIN_HOURS,
+) -> None:
+    """Log in with password and second factor; prints the two lines that make the command
+    line act as you (`export ROGATORY_USER=…` and `export ROGATORY_TOKEN=…`, a token that
+    expires after HOURS). Failures count towards the lockout, as in the portal."""
+    from rogatory.cli import _acting, _run, _session, console
+    from rogatory.clock import SystemClock
+    from rogatory.config import Settings
+    from rogatory.errors import Unauthenticated
+
+    def body() -> None:
+        clock = SystemClock()
+        settings = Settings()
+        with _session() as session:
+            try:
+                user = credentials.login(session=session, username=username,
+                                         password=password, code=code,
+                                         node_secret=settings.secret_key.get_secret_value(),
+                                         clock=clock)
+            except Unauthenticated:
+                session.commit()  # the failure counts towards the lockout
+                raise
+            token = identity.issue_token(session=session, user=user, name="command line",
+                                         clock=clock,
+                                         expires_at=clock.now() + timedelta(hours=hours))
+            _acting["actor"] = identity.actor_for(session, user)
+        console.print(f"export ROGATORY_USER={user.username}\nexport ROGATORY_TOKEN={token}",
+                      highlight=False, soft_wrap=True)
+
+    _run(body)
+
+
+def logout() -> None:
+    """Revoke the token in ROGATORY_TOKEN: the command line stops acting as its holder."""
+    import os
+
+    from rogatory.cli import _run, _session, console
+    from rogatory.clock import SystemClock
+    from rogatory.errors import Unauthenticated
+
+    def body() -> None:
+        token = os.environ.get("ROGATORY_TOKEN", "").strip()
+        if not token:
+            raise Unauthenticated("ROGATORY_TOKEN is not set")
+        with _session() as session:
+            identity.revoke_token(session=session, token=token, clock=SystemClock())
+        console.print("logged out: the token no longer works; unset ROGATORY_TOKEN")
+
+    _run(body)
