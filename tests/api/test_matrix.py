@@ -143,6 +143,8 @@ def _aud(name: str, *places: Pos) -> Audience:
 P = Pos
 CASE_TEAM = _aud("the case's team and the parties to its orders",
                  P.ISSUING, P.CASE_TEAM, P.VALIDATING, P.EXECUTING)
+EVIDENCE_READERS = _aud("the case's team (the item's own authority, here on it)",
+                        P.ISSUING, P.CASE_TEAM)
 SENT_PARTIES = _aud("the sent order's parties", P.ISSUING, P.VALIDATING, P.EXECUTING)
 SUBMITTED_PARTIES = _aud("the submitted order's parties", P.ISSUING, P.VALIDATING)
 DRAFT_PARTIES = _aud("the draft's issuing authority", P.ISSUING)
@@ -186,6 +188,26 @@ class Read:
 
     def describe(self) -> str:
         return f"read: {self.audience.name} and oversight → 200, others → 404"
+
+
+@dataclass(frozen=True)
+class ReadWithin:
+    """A read of the part of a scope one may see: `audience` → 200; the rest of `scope` sees
+    the scope but nothing in it → `empty` (what a scope with nothing in it answers anyone);
+    everyone else → 404."""
+
+    audience: Audience
+    scope: Audience
+    empty: int
+
+    def statuses(self, role: Role, pos: Pos) -> frozenset[int]:
+        if self.audience.sees(role, pos):
+            return frozenset({200})
+        return frozenset({self.empty if self.scope.sees(role, pos) else 404})
+
+    def describe(self) -> str:
+        return (f"read: {self.audience.name} and oversight → 200, the rest of "
+                f"{self.scope.name} → {self.empty}, others → 404")
 
 
 @dataclass(frozen=True)
@@ -352,6 +374,8 @@ def probes(versions: dict[str, int]) -> list[Probe]:
                      "authority")
     handlers = Act(CASE_TEAM, anywhere(CASE_TEAM, EVIDENCE_HANDLERS), refused,
                    "evidence handlers of the case's team")
+    keepers = Act(EVIDENCE_READERS, anywhere(EVIDENCE_READERS, EVIDENCE_HANDLERS), refused,
+                  "evidence handlers of those who may see the item")
     return [
         Probe("POST", "/auth/logout", "/auth/logout", Everyone(204), token="logout"),
         # catalogue and directory
@@ -463,12 +487,13 @@ def probes(versions: dict[str, int]) -> list[Probe]:
         Probe("POST", "/api/v1/cases/{reference}/evidence", "/api/v1/cases/{C}/evidence",
               handlers, content=b"bytes without a name or metadata"),
         Probe("GET", "/api/v1/cases/{reference}/evidence", "/api/v1/cases/{C}/evidence",
-              Read(CASE_TEAM)),
-        Probe("GET", "/api/v1/evidence/{item_id}", "/api/v1/evidence/{E}", Read(CASE_TEAM)),
+              Read(CASE_TEAM), listing=_ids("id"), listed=(("E", EVIDENCE_READERS),)),
+        Probe("GET", "/api/v1/evidence/{item_id}", "/api/v1/evidence/{E}",
+              Read(EVIDENCE_READERS)),
         Probe("GET", "/api/v1/evidence/{item_id}/custody", "/api/v1/evidence/{E}/custody",
-              Read(CASE_TEAM)),
+              Read(EVIDENCE_READERS)),
         Probe("POST", "/api/v1/evidence/{item_id}/custody", "/api/v1/evidence/{E}/custody",
-              handlers, json={"kind": "acquired"}),
+              keepers, json={"kind": "acquired"}),
         # the portal's pages: the same services and policy, answered in HTML
         Probe("GET", "/", "/", Everyone(303), portal=True),
         Probe("GET", "/inbox", "/inbox", Everyone(), portal=True, withheld=content),
@@ -498,9 +523,11 @@ def probes(versions: dict[str, int]) -> list[Probe]:
                                             "the issuing side (empty reason)")),
         page_verb("R", "refuse", r_v, Act(SENT_PARTIES, executing, refused,
                                           "the executing side (empty reason)")),
-        Probe("GET", "/evidence/{item_id}", "/evidence/{E}", Read(CASE_TEAM), portal=True),
-        Probe("GET", "/cases/{reference}/package", "/cases/{C}/package", Read(CASE_TEAM),
+        Probe("GET", "/evidence/{item_id}", "/evidence/{E}", Read(EVIDENCE_READERS),
               portal=True),
+        # a package of the items one may see; none to see answers as an empty case does
+        Probe("GET", "/cases/{reference}/package", "/cases/{C}/package",
+              ReadWithin(EVIDENCE_READERS, CASE_TEAM, 422), portal=True),
         Probe("POST", "/preferences", "/preferences", Everyone(303), portal=True,
               form={"language": "en"}),
         Probe("POST", "/logout", "/logout", Everyone(303), portal=True, token="logout"),

@@ -272,3 +272,31 @@ def test_not_visible_case_is_not_found_and_roles_are_checked(
     with pytest.raises(Forbidden, match="oversight_auditor"):
         _ingest(session, store, world, clock, metadata, b"d", user="auditor")
     assert service.get_item(session=session, actor=auditor, item_id=item.id).id == item.id
+
+
+def test_a_party_off_the_case_team_sees_only_its_own_evidence(
+        session: Session, store: EvidenceStore, world: World, clock: ManualClock,
+        metadata: AcquisitionMetadata) -> None:
+    """The provider an order was sent to can see the case, and delivers evidence into it; it
+    sees what it delivered, not what the case's team seized (need to know)."""
+    from service.test_requests import sent_epoc  # an EPOC sent to de-atlas-hosting
+
+    seized = _ingest(session, store, world, clock, metadata, b"seized by the team")
+    sent_epoc(session, world, clock)
+    delivered = _ingest(session, store, world, clock, metadata, b"produced by the provider",
+                        user="de_provider", name="subscriber.csv")
+    session.commit()
+    provider, prosecutor = world.actors["de_provider"], world.actors["fr_prosecutor"]
+    own = service.list_items(session=session, actor=provider,
+                             case_reference=world.case_reference)
+    assert [i.id for i in own] == [delivered.id]
+    with pytest.raises(NotFound, match="evidence item not found"):
+        service.get_item(session=session, actor=provider, item_id=seized.id)
+    with pytest.raises(NotFound, match="evidence item not found"):
+        service.record_custody(session=session, actor=provider, item_id=seized.id,
+                               kind="transferred", place="Berlin", note="", corrects=None,
+                               clock=clock)
+    team = service.list_items(session=session, actor=prosecutor,
+                              case_reference=world.case_reference)
+    assert {i.id for i in team} == {seized.id, delivered.id}
+    assert service.get_item(session=session, actor=provider, item_id=delivered.id)

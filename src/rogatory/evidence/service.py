@@ -41,9 +41,10 @@ from rogatory.evidence.hashing import HEX_LENGTHS, LEGACY, Source
 from rogatory.evidence.models import CustodyEvent, CustodyKind, EvidenceItem, IngestRefusal
 from rogatory.evidence.store import Digests, EvidenceStore
 from rogatory.identity.models import Role
-from rogatory.identity.policy import Actor
+from rogatory.identity.policy import OVERSIGHT_ROLES, Actor
 from rogatory.ledger import store as ledger
 from rogatory.requests import service as requests_service
+from rogatory.requests.models import Case
 
 # Who may put evidence into a case they can see, and record its custody: the people who seize,
 # examine or hand over evidence. Kept here rather than in identity/policy.py for now (that
@@ -399,22 +400,34 @@ def record_custody(
 # --- reading -----------------------------------------------------------------------------------
 
 
+def _on_case_team(actor: Actor, case: Case) -> bool:
+    return actor.role in OVERSIGHT_ROLES or actor.authority_id in (case.participants or [])
+
+
 def list_items(*, session: Session, actor: Actor, case_reference: str) -> list[EvidenceItem]:
-    """The items of a case the actor may see, by exhibit number."""
+    """The items of a case the actor may see, by exhibit number: every item for the case's
+    team (and oversight); for a party to one of its orders who is not on the team (a provider,
+    an executing authority), only the items its own authority put in (need to know)."""
     case = requests_service.get_case(session=session, actor=actor, reference=case_reference)
-    return list(session.scalars(select(EvidenceItem).where(EvidenceItem.case_id == case.id)
-                                .order_by(EvidenceItem.exhibit_number)))
+    query = select(EvidenceItem).where(EvidenceItem.case_id == case.id)
+    if not _on_case_team(actor, case):
+        query = query.where(EvidenceItem.authority_id == actor.authority_id)
+    return list(session.scalars(query.order_by(EvidenceItem.exhibit_number)))
 
 
 def get_item(*, session: Session, actor: Actor, item_id: str) -> EvidenceItem:
-    """The item, if it exists and the actor may see its case; NotFound either way."""
+    """The item, if it exists and the actor may see it (the case's team, oversight, or the
+    authority that put it in); NotFound either way."""
     item = session.get(EvidenceItem, item_id)
     if item is None:
         raise NotFound("evidence item not found")
     try:
-        requests_service.get_case_by_id(session=session, actor=actor, case_id=item.case_id)
+        case = requests_service.get_case_by_id(session=session, actor=actor,
+                                               case_id=item.case_id)
     except NotFound:
         raise NotFound("evidence item not found") from None
+    if not (_on_case_team(actor, case) or item.authority_id == actor.authority_id):
+        raise NotFound("evidence item not found")  # as `list_items` says: need to know
     return item
 
 
