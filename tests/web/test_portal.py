@@ -316,6 +316,7 @@ def test_an_epoc_from_draft_to_executed_through_the_portal(
     assert saved.status_code == 303  # type: ignore[attr-defined]
     review = prosecutor.get(f"/requests/{rid}")
     assert "Seule piste" in review  # the form, shown for review
+    assert "legal representative" in review and "legal_representative" not in review
     needed = re.findall(r'name="field" value="(\w+)"', review)
     assert needed, "a French free text must be translated for the German addressee"
     for field in needed:

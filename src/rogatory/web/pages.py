@@ -25,7 +25,7 @@ from rogatory.directory.finder import find_authority
 from rogatory.errors import FieldError, RogatoryError, ValidationFailed
 from rogatory.evidence import service as evidence
 from rogatory.evidence.export import export_case
-from rogatory.i18n import LANGUAGES, N_
+from rogatory.i18n import LANGUAGES, N_, translate
 from rogatory.identity.policy import (
     DRAFTING_ROLES,
     Actor,
@@ -44,6 +44,27 @@ from rogatory.web.auth import PortalActor
 from rogatory.web.render import page, zone
 
 router = APIRouter(include_in_schema=False)
+
+MSG_YES, MSG_NO = N_("Yes"), N_("No")
+
+
+def _shown(instrument: Instrument) -> Any:
+    """How a form value reads in a column of the page: yes/no in that column's language, a
+    choice code as words (codes stay untranslated: they are the instrument's own), a list
+    joined."""
+    types = {f.name: f.type for s in instrument.sections for f in s.fields}
+
+    def shown(name: str, value: Any, lang: str) -> str:
+        if isinstance(value, bool):
+            return translate(MSG_YES if value else MSG_NO, lang)
+        if isinstance(value, list):
+            return ", ".join(shown(name, v, lang) for v in value)
+        if types.get(name) in ("choice", "multichoice") and isinstance(value, str):
+            return value.replace("_", " ")
+        return str(value)
+
+    return shown
+
 
 TRANSLATION_STATES = {"needed": N_("needed"), "provided": N_("provided"),
                       "certified": N_("certified")}
@@ -266,7 +287,8 @@ def _request_page(request: Request, session: Session, actor: Actor, request_id: 
                 events=events, instrument=instrument, items=items, assessments=assessments,
                 decisions=decisions, failure=failure, languages_names=LANGUAGES,
                 may_upload=actor.role in evidence.INGEST_ROLES, now=now,
-                translation_states=TRANSLATION_STATES, tool_version=__version__)
+                translation_states=TRANSLATION_STATES, tool_version=__version__,
+                shown=_shown(instrument))
 
 
 def _quietly(read: Any) -> list[Any]:
