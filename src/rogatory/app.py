@@ -9,11 +9,13 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rogatory import __version__
@@ -163,7 +165,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                              "written at the same time; reload and try again"}, 409)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             FieldError(_field_name(tuple(e["loc"])),
                        str(e["msg"]).removeprefix("Value error, ").replace("{", "{{")
@@ -171,7 +173,23 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             for e in exc.errors()
         ]
         failure = ValidationFailed(errors)
+        if is_portal(request):
+            return page(request, "problem.html", getattr(request.state, "actor", None),
+                        status=422, failure=failure, back="/inbox")
         return JSONResponse(failure.to_dict(_language(request)), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """A path or method the node does not serve: a page on the portal, JSON elsewhere."""
+        if is_portal(request):
+            lang = _language(request)
+            heading = N_("Not found") if exc.status_code == 404 else N_(
+                "This could not be done")
+            return page(request, "error.html", getattr(request.state, "actor", None),
+                        status=exc.status_code, heading=translate(heading, lang),
+                        message=translate(N_("There is nothing here, or nothing you may see."),
+                                          lang))
+        return await http_exception_handler(request, exc)
 
     @app.get("/healthz", tags=["node"], summary="Liveness and database check")
     def healthz() -> dict[str, str]:

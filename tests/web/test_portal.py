@@ -413,3 +413,17 @@ def test_every_page_has_the_security_headers(browser: Browser) -> None:
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_portal_errors_are_pages_and_api_errors_json(app: FastAPI, clock: ManualClock,
+                                                     totp: dict[str, str]) -> None:
+    b = open_browser(app, clock, totp, "fr_prosecutor")
+    missing = b.client.get("/no-such-page")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "Not found" in missing.text
+    invalid = b.client.get("/inbox?state=not-a-state")
+    assert invalid.status_code == 422 and "<strong>state</strong>" in invalid.text
+    api = b.client.get("/api/v1/no-such-route")
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+    api_invalid = b.client.get("/api/v1/requests?state=not-a-state")
+    assert api_invalid.status_code == 422 and api_invalid.json()["errors"][0]["field"] == "state"
