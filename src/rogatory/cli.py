@@ -355,7 +355,7 @@ def find(
                 authorities=directory.authorities(session=session),
                 instruments=catalogue.catalogue())
         if as_json:
-            _print_json([asdict(p) for p in proposals])
+            _print_json([p.as_dict() for p in proposals])
             return
         _table("Proposals", ["rank", "instrument", "authority", "verified", "reason"], [
             [p.rank, p.instrument_short_name, p.authority.name if p.authority else "", p.verified,

@@ -182,6 +182,11 @@ def test_directory_catalogue_and_finder(client: TestClient, world: World) -> Non
                            "&data_category=traffic", headers=h).json()
     assert proposals[0]["instrument_code"] == "epoc"
     assert proposals[0]["authority"]["id"] == "de-atlas-hosting"
+    assert "explanation" not in proposals[0] and "are both bound by" in proposals[0]["reason"]
+    german = client.get("/api/v1/finder?requesting=FR&requested=DE&measure=production"
+                        "&data_category=traffic&lang=de", headers=h).json()
+    assert german[0]["reason"] != proposals[0]["reason"]  # the reason in the reader's language
+    assert "Reg. (EU) 2023/1543 Art. 4(2)" in german[0]["reason"]  # articles as they are
     bad = client.get("/api/v1/finder?requesting=FR&requested=FR&measure=production", headers=h)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "requested"
 

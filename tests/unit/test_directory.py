@@ -20,6 +20,7 @@ from rogatory.directory.finder import (
 from rogatory.directory.info import AuthorityInfo, Binding, JurisdictionInfo
 from rogatory.directory.seed import BINDING_KEYS, load_authorities, load_jurisdictions
 from rogatory.errors import ValidationFailed
+from rogatory.i18n import LANGUAGES, translate
 from rogatory.instruments.catalogue import catalogue
 from rogatory.instruments.schema import Instrument
 from rogatory.requests.enums import DataCategory, Measure, Rank
@@ -771,3 +772,31 @@ def test_data_category_not_covered_excludes_the_instrument() -> None:
     )  # fmt: skip
     assert [p.instrument_code for p in proposals] == [LETTERS_ROGATORY]
     assert "X: does not cover content data" in proposals[0].reason
+
+
+def test_the_reason_reads_in_every_catalogue_language(
+    jurisdictions: dict[str, JurisdictionInfo],
+    authorities: list[AuthorityInfo],
+    instruments: dict[str, Instrument],
+) -> None:
+    """Each sentence of a reason is a msgid with parameters: in English it is `reason` itself;
+    in another language every sentence is translated and the names, articles and codes it
+    cites stay as they are."""
+    cases = [("FR", "DE", Measure.PRODUCTION, DataCategory.SUBSCRIBER, True),
+             ("FR", "US", Measure.PRODUCTION, None, False),
+             ("FR", "JP", Measure.PRODUCTION, DataCategory.CONTENT, True),
+             ("FR", "US", Measure.EXTRADITION, None, False)]
+    for requesting, requested, measure, category, urgent in cases:
+        for p in _find(jurisdictions, authorities, instruments, requesting, requested, measure,
+                       category, urgent=urgent):
+            assert p.explanation and p.reason_in("en") == p.reason
+            for lang in LANGUAGES:
+                shown = p.reason_in(lang)
+                assert "{" not in shown, (lang, shown)
+                if p.article:
+                    assert p.article in shown, (lang, shown)
+                if lang != "en":
+                    assert shown != p.reason, (lang, p.instrument_code)
+                    for sentence in p.explanation:
+                        assert translate(sentence.msgid, lang) != sentence.msgid, (
+                            lang, sentence.msgid)

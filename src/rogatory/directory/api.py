@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from rogatory.deps import CurrentActor, SessionDep
+from rogatory.deps import CurrentActor, SessionDep, language_for
 from rogatory.directory import service
 from rogatory.directory.finder import find_authority
 from rogatory.instruments import catalogue
@@ -37,6 +37,7 @@ def list_authorities(
 
 @router.get("/finder", summary="Which instrument and which authority, and why")
 def finder(
+    request: Request,
     session: SessionDep,
     actor: CurrentActor,
     requesting: str = Query(min_length=2, max_length=2),
@@ -52,4 +53,4 @@ def finder(
         authorities=service.authorities(session=session),
         instruments=catalogue.catalogue(),
     )
-    return [asdict(p) for p in proposals]
+    return [p.as_dict(language_for(request, actor)) for p in proposals]

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
+from typing import Any
 
 from rogatory.directory.enums import AuthorityKind
 from rogatory.directory.info import AuthorityInfo, JurisdictionInfo
 from rogatory.errors import FieldError, ValidationFailed
-from rogatory.i18n import N_
+from rogatory.i18n import N_, translate
 from rogatory.instruments.schema import Instrument
-from rogatory.requests.enums import DataCategory, DeadlineEffect, Measure, Side
+from rogatory.requests.enums import DataCategory, DeadlineEffect, Measure, Rank, Side
+from rogatory.requests.labels import LABELS
 
 BILATERAL_MLA = "bilateral_mla"
 LETTERS_ROGATORY = "letters_rogatory"
@@ -44,13 +46,70 @@ FAMILY_ORDER: Mapping[str, int] = {
 """Legal precedence of instrument families; a family not listed here comes after all of them."""
 
 _KIND_WORDS: Mapping[AuthorityKind, str] = {
-    AuthorityKind.ISSUING: "issuing authority",
-    AuthorityKind.VALIDATING: "validating authority",
-    AuthorityKind.CENTRAL_AUTHORITY: "central authority",
-    AuthorityKind.EXECUTING: "executing authority",
-    AuthorityKind.CONTACT_POINT_24_7: "24/7 point of contact",
-    AuthorityKind.PROVIDER_LEGAL_REPRESENTATIVE: "service provider's legal representative",
+    AuthorityKind.ISSUING: N_("issuing authority"),
+    AuthorityKind.VALIDATING: N_("validating authority"),
+    AuthorityKind.CENTRAL_AUTHORITY: N_("central authority"),
+    AuthorityKind.EXECUTING: N_("executing authority"),
+    AuthorityKind.CONTACT_POINT_24_7: N_("24/7 point of contact"),
+    AuthorityKind.PROVIDER_LEGAL_REPRESENTATIVE: N_("service provider's legal representative"),
 }
+_MEASURE_WORDS: Mapping[Measure, str] = {
+    Measure.PRODUCTION: N_("production"),
+    Measure.PRESERVATION: N_("preservation"),
+    Measure.INVESTIGATIVE_MEASURE: N_("investigative measure"),
+    Measure.EMERGENCY_DISCLOSURE: N_("emergency disclosure"),
+    Measure.JOINT_INVESTIGATION: N_("joint investigation"),
+    Measure.EXTRADITION: N_("extradition"),
+    Measure.FREEZING: N_("freezing"),
+}
+
+
+@dataclass(frozen=True)
+class Text:
+    """A sentence of an explanation, or a part of one, in any catalogue language: an English
+    msgid and its parameters, which are plain strings (names, articles, codes: never translated)
+    or texts themselves."""
+
+    msgid: str
+    params: Mapping[str, str | Text | Lowered] = field(default_factory=dict)
+
+    def text(self, lang: str = "en") -> str:
+        values = {k: v if isinstance(v, str) else v.text(lang) for k, v in self.params.items()}
+        return translate(self.msgid, lang).format(**values)
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A label used inside a sentence: its first letter in lower case ('Subscriber data' →
+    'subscriber data'), except in German, where nouns keep their capital."""
+
+    label: Text
+
+    def text(self, lang: str = "en") -> str:
+        shown = self.label.text(lang)
+        return shown if lang == "de" else shown[:1].lower() + shown[1:]
+
+
+AND, OR, COMMA, SEMICOLON = (N_("{first} and {second}"), N_("{first} or {second}"),
+                             N_("{first}, {second}"), N_("{first}; {second}"))
+"""How `_joined` links items (kept here: a msgid nested in another call is not extracted)."""
+
+
+def _t(msgid: str, **params: str | Text | Lowered) -> Text:
+    return Text(msgid, params)
+
+
+def _joined(items: Sequence[str | Text | Lowered], msgid: str) -> str | Text | Lowered:
+    """Items joined pairwise with `msgid` ("{first} or {second}", "{first}, {second}")."""
+    joined: str | Text | Lowered = items[0]
+    for item in items[1:]:
+        joined = _t(msgid, first=joined, second=item)
+    return joined
+
+
+def explain(texts: Sequence[Text], lang: str = "en") -> str:
+    """An explanation (a proposal's sentences) in `lang`."""
+    return " ".join(t.text(lang) for t in texts)
 
 
 @dataclass(frozen=True)
@@ -66,6 +125,18 @@ class Proposal:
     rank: int
     article: str | None = None  # the article the reason rests on
     caveats: tuple[str, ...] = ()  # why the proposal is unverified, for the UI
+    explanation: tuple[Text, ...] = ()  # `reason`, sentence by sentence, in any language
+
+    def reason_in(self, lang: str) -> str:
+        """`reason` in `lang` (names, articles and codes stay as they are)."""
+        return explain(self.explanation, lang) if self.explanation else self.reason
+
+    def as_dict(self, lang: str = "en") -> dict[str, Any]:
+        """The proposal as the API and `--json` give it, its reason in `lang`."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "explanation"}
+        values["authority"] = asdict(self.authority) if self.authority else None
+        values["reason"] = self.reason_in(lang)
+        return values
 
 
 def find_authority(
@@ -111,7 +182,7 @@ def find_authority(
     urgent = urgent or measure is Measure.EMERGENCY_DISCLOSURE
 
     applicable: list[Instrument] = []
-    rejected: list[str] = []
+    rejected: list[Text] = []
     for inst in instruments.values():
         if not _serves(inst, measure):
             continue
@@ -119,7 +190,7 @@ def find_authority(
         if why_not is None:
             applicable.append(inst)
         else:
-            rejected.append(f"{inst.short_name}: {why_not}")
+            rejected.append(_t("{instrument}: {why}", instrument=inst.short_name, why=why_not))
 
     if not applicable:
         return [_fallback(src, dst, measure, data_category, urgent, in_dst, rejected)]
@@ -148,13 +219,15 @@ def _why_not(
     src: JurisdictionInfo,
     dst: JurisdictionInfo,
     category: DataCategory | None,
-) -> str | None:
+) -> Text | None:
     """None if the instrument applies between the two states, else the reason it does not."""
-    unbound = [_prose(j.name) for j in (src, dst) if not j.bound_by(inst.binding)]
+    unbound: list[str | Text | Lowered] = [_prose(j.name) for j in (src, dst)
+                                 if not j.bound_by(inst.binding)]
     if unbound:
-        return f"{' and '.join(unbound)} not bound by {inst.binding}"
+        return _t("{states} not bound by {binding}",
+                  states=_joined(unbound, AND), binding=inst.binding)
     if category is not None and category not in {c.code for c in inst.data_categories}:
-        return f"does not cover {category.value} data"
+        return _t("does not cover {category} data", category=category.value)
     return None
 
 
@@ -188,9 +261,13 @@ def _cited(*articles: str) -> str:
     return next((a for a in articles if _ARTICLE.search(a)), articles[0])
 
 
-def _measure_words(measure: Measure, category: str | None) -> str:
-    words = measure.value.replace("_", " ")
-    return f"{words} of {category}" if category else words
+def _measure_words(measure: Measure, category: str | Text | Lowered | None) -> Text:
+    words = _t(_MEASURE_WORDS[measure])
+    return _t("{measure} of {category}", measure=words, category=category) if category else words
+
+
+def _capital(name: str) -> str:
+    return name[:1].upper() + name[1:]
 
 
 def _propose(
@@ -207,55 +284,58 @@ def _propose(
     assert src_b is not None and dst_b is not None  # checked by _why_not
 
     a, b = _prose(src.name), _prose(dst.name)
-    sentences = [
-        f"{a[:1].upper()}{a[1:]} and {b} are both bound by {inst.legal_basis} ({inst.binding})."
-    ]
+    sentences = [_t("{a} and {b} are both bound by {basis} ({binding}).", a=_capital(a), b=b,
+                    basis=inst.legal_basis, binding=inst.binding)]
     served = measure if measure in inst.measures else Measure.PRODUCTION
     cat_rule = next((c for c in inst.data_categories if c.code == category), None)
+    name = _t(inst.name)
     if cat_rule is not None and category is not None:
-        label = cat_rule.label[:1].lower() + cat_rule.label[1:]
         issuers = inst.issuer_rule(category)
-        ranks = ", ".join(r.value.replace("_", " ") for r in issuers.may_issue)
-        sentences.append(
-            f"{inst.short_name} ({inst.name}) covers {_measure_words(served, label)}"
-            f" ({cat_rule.article}); it may be issued by: {ranks} ({issuers.article})."
-        )
+        ranks = _joined([Lowered(_t(LABELS[Rank][r])) for r in issuers.may_issue],
+                        COMMA)
+        sentences.append(_t(
+            "{instrument} ({name}) covers {what} ({article}); it may be issued by: {ranks} "
+            "({issuer_article}).", instrument=inst.short_name, name=name,
+            what=_measure_words(served, Lowered(_t(cat_rule.label))), article=cat_rule.article,
+            ranks=ranks, issuer_article=issuers.article))
         article = _cited(issuers.article, cat_rule.article, inst.form_reference.article)
     else:
         by_category = list(dict.fromkeys(r.article for r in inst.issuers))
-        who = (
-            f"; who may issue depends on the data category ({'; '.join(by_category)})"
+        who: str | Text = (
+            _t("; who may issue depends on the data category ({articles})",
+               articles="; ".join(by_category))
             if len(by_category) > 1
-            else f"; issuing: {by_category[0]}"
+            else _t("; issuing: {article}", article=by_category[0])
             if by_category
             else ""
         )
-        sentences.append(
-            f"{inst.short_name} ({inst.name}) covers {_measure_words(served, None)}"
-            f" ({inst.form_reference.article}){who}."
-        )
+        sentences.append(_t("{instrument} ({name}) covers {what} ({article}){who}.",
+                            instrument=inst.short_name, name=name,
+                            what=_measure_words(served, None),
+                            article=inst.form_reference.article, who=who))
         article = _cited(inst.form_reference.article, *by_category)
     if measure not in inst.measures:
-        sentences.append(
-            f"{inst.short_name} has no separate emergency disclosure: the data are sought as"
-            " production under its emergency procedure."
-        )
+        sentences.append(_t(
+            "{instrument} has no separate emergency disclosure: the data are sought as"
+            " production under its emergency procedure.", instrument=inst.short_name))
     if urgent and inst.emergency is not None:
-        sentences.append(
-            f"Urgent: {inst.short_name} has an emergency procedure ({inst.emergency.article})."
-        )
+        sentences.append(_t("Urgent: {instrument} has an emergency procedure ({article}).",
+                            instrument=inst.short_name, article=inst.emergency.article))
         article = inst.emergency.article
     elif urgent:
-        sentences.append(f"Urgent, but {inst.short_name} has no emergency procedure.")
+        sentences.append(_t("Urgent, but {instrument} has no emergency procedure.",
+                            instrument=inst.short_name))
 
     authority = _addressee(inst, in_dst)
-    wanted = " or ".join(_KIND_WORDS[k] for k in inst.addressed_to)
     if authority is not None:
-        sentences.append(
-            f"Addressed to {authority.name}, the {_KIND_WORDS[authority.kind]} in {b}."
-        )
+        sentences.append(_t("Addressed to {authority}, the {kind} in {state}.",
+                            authority=authority.name, kind=_t(_KIND_WORDS[authority.kind]),
+                            state=b))
     else:
-        sentences.append(f"No {wanted} in {b} is in the directory yet.")
+        wanted = _joined([_t(_KIND_WORDS[k]) for k in inst.addressed_to],
+                         OR)
+        sentences.append(_t("No {wanted} in {state} is in the directory yet.", wanted=wanted,
+                            state=b))
 
     caveats = [
         f"{j.name} / {inst.binding}: {b.note or 'binding not confirmed'}"
@@ -268,12 +348,13 @@ def _propose(
         instrument_code=inst.code,
         instrument_short_name=inst.short_name,
         authority=authority,
-        reason=" ".join(sentences),
+        reason=explain(sentences),
         legal_basis=inst.legal_basis,
         verified=not caveats,
         rank=rank,
         article=article,
         caveats=tuple(caveats),
+        explanation=tuple(sentences),
     )
 
 
@@ -284,61 +365,70 @@ def _fallback(
     category: DataCategory | None,
     urgent: bool,
     in_dst: Sequence[AuthorityInfo],
-    rejected: Sequence[str],
+    rejected: Sequence[Text],
 ) -> Proposal:
     """No instrument applies: a bilateral MLA treaty if the two have one (never for extradition,
     which an MLA treaty does not cover), else letters rogatory, or for extradition a request
     through diplomatic channels, to the requested state's central authority."""
     a, b = _prose(src.name), _prose(dst.name)
-    wanted = _measure_words(measure, f"{category.value} data" if category else None)
-    why = f" ({'; '.join(rejected)})" if rejected else ""
-    opening = f"No instrument in the catalogue applies between {a} and {b} for {wanted}{why}."
+    wanted = _measure_words(
+        measure, _t("{category} data", category=category.value) if category else None)
+    opening = (
+        _t("No instrument in the catalogue applies between {a} and {b} for {wanted} ({why}).",
+           a=a, b=b, wanted=wanted, why=_joined(rejected, SEMICOLON))
+        if rejected else
+        _t("No instrument in the catalogue applies between {a} and {b} for {wanted}.",
+           a=a, b=b, wanted=wanted))
     central = next((x for x in in_dst if x.kind is AuthorityKind.CENTRAL_AUTHORITY), None)
-    to = f"its central authority, {central.name}" if central else f"the central authority of {b}"
-    urgency = " Mark the request urgent and say why." if urgent else ""
+    to = (_t("its central authority, {name}", name=central.name) if central
+          else _t("the central authority of {state}", state=b))
+    urgency = [_t("Mark the request urgent and say why.")] if urgent else []
     if measure is Measure.EXTRADITION:
+        sentences = (opening, _t(
+            "Bilateral extradition treaties are not in the directory: check for one, otherwise"
+            " send an extradition request through diplomatic channels to {state} and {to}, on"
+            " the basis of {state}'s extradition law and reciprocity, not of a treaty article.",
+            state=b, to=to), *urgency)
         return Proposal(
             instrument_code=DIPLOMATIC_EXTRADITION,
             instrument_short_name="Extradition request through diplomatic channels",
             authority=central,
-            reason=(
-                f"{opening} Bilateral extradition treaties are not in the directory: check for"
-                f" one, otherwise send an extradition request through diplomatic channels to {b}"
-                f" and {to}, on the basis of {b}'s extradition law and reciprocity, not of a"
-                f" treaty article.{urgency}"
-            ),
+            reason=explain(sentences),
             legal_basis="Domestic extradition law and reciprocity",
             verified=False,
             rank=1,
             caveats=("no treaty in the directory: extradition rests on the requested state's law",),
+            explanation=sentences,
         )
     if dst.code in src.bilateral_mla:
+        sentences = (opening, _t(
+            "{a} and {b} are parties to a bilateral MLA treaty (mutual legal assistance):"
+            " request it under that treaty through {to}.", a=_capital(a), b=b, to=to), *urgency)
         return Proposal(
             instrument_code=BILATERAL_MLA,
             instrument_short_name="Bilateral MLA treaty",
             authority=central,
-            reason=(
-                f"{opening} {a[:1].upper()}{a[1:]} and {b} are parties to a bilateral MLA treaty"
-                f" (mutual legal assistance): request it under that treaty through {to}.{urgency}"
-            ),
+            reason=explain(sentences),
             legal_basis=f"Bilateral MLA treaty between {a} and {b}",
             verified=False,
             rank=1,
             caveats=("the bilateral treaty and its articles are not in the reference",),
+            explanation=sentences,
         )
+    sentences = (opening, _t(
+        "No bilateral MLA treaty between {a} and {b} is in the directory: send letters rogatory"
+        " through {to}; they rest on international comity and {b}'s domestic law, not on a"
+        " treaty article.", a=a, b=b, to=to), *urgency)
     return Proposal(
         instrument_code=LETTERS_ROGATORY,
         instrument_short_name="Letters rogatory",
         authority=central,
-        reason=(
-            f"{opening} No bilateral MLA treaty between {a} and {b} is in the directory: send"
-            f" letters rogatory through {to}; they rest on international comity and {b}'s"
-            f" domestic law, not on a treaty article.{urgency}"
-        ),
+        reason=explain(sentences),
         legal_basis="Letters rogatory (international comity)",
         verified=False,
         rank=1,
         caveats=("no treaty basis: execution is at the requested state's discretion",),
+        explanation=sentences,
     )
 
 

@@ -41,7 +41,7 @@ PROJECT = "Rogatory"
 VERSION = "1"
 FIXED_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 # `gettext` is what a Jinja2 `{% trans %}` block becomes; plural forms are not used.
-KEYWORDS: dict[str, None] = {"N_": None, "_": None, "gettext": None}
+KEYWORDS: dict[str, None] = {"N_": None, "_": None, "_t": None, "gettext": None}
 METHOD_MAP: list[tuple[str, str]] = [
     ("**.py", "python"),
     ("web/templates/**.html", "jinja2.ext:babel_extract"),
