@@ -348,7 +348,8 @@ def test_emergency_objection_restricts_data_already_received_art_10_4(flow: Flow
     flow.session.refresh(item)
     assert item.restricted and item.restriction_basis == "Reg. (EU) 2023/1543 Art. 10(4)"
     kinds = [json.loads(bytes(leaf.data)).get("event") for leaf in flow.session.scalars(
-        select(LedgerLeaf).where(LedgerLeaf.kind == "data_protection"))]
+        select(LedgerLeaf).where(LedgerLeaf.kind == "data_protection")
+        .order_by(LedgerLeaf.index))]
     assert kinds == ["recorded", "restricted"]
     with pytest.raises(ValidationFailed) as info:
         safeguards.transfer_data(
