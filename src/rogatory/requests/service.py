@@ -19,7 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -140,6 +151,13 @@ def _party_filter(authority_id: str) -> ColumnElement[bool]:
         and_(Request.validating_authority_id == authority_id, Request.state != State.DRAFT),
         and_(Request.executing_authority_id == authority_id, Request.sent_at.is_not(None)),
     )
+
+
+def visible_to(actor: Actor) -> ColumnElement[bool]:
+    """SQL twin of `policy.can_see`: the requests `actor` may see (every one for oversight)."""
+    if actor.role in OVERSIGHT_ROLES:
+        return true()
+    return _party_filter(actor.authority_id)
 
 
 _REQUESTS = cast(Table, Request.__table__)
@@ -452,9 +470,7 @@ def list_requests(
     offset: int = 0,
 ) -> tuple[list[Request], int]:
     """The requests `actor` may see, newest first, with the total for pagination."""
-    query = select(Request)
-    if actor.role not in OVERSIGHT_ROLES:
-        query = query.where(_party_filter(actor.authority_id))
+    query = select(Request).where(visible_to(actor))
     if state:
         query = query.where(Request.state == state)
     if instrument:

@@ -50,7 +50,6 @@ from rogatory.safeguards.models import (
     OnwardTransfer,
     ReceivedData,
 )
-from rogatory.safeguards.records import canonical  # noqa: F401  (re-exported)
 from rogatory.safeguards.rules import (
     AssessmentInput,
     NotificationStatus,

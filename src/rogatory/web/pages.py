@@ -9,6 +9,7 @@ import io
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -299,6 +300,23 @@ def _quietly(read: Any) -> list[Any]:
         return []
 
 
+def _perform(request: Request, session: Session, actor: Actor, request_id: str, then: str,
+             work: Callable[[], object]) -> Response:
+    """One service call of a request page's form, in one transaction: committed and redirected
+    to `then`, or rolled back and the request page shown again with the reason (a request the
+    reader may not see stays a 404)."""
+    try:
+        work()
+    except RogatoryError as failure:
+        session.rollback()
+        if failure.http_status == 404:
+            raise
+        return _request_page(request, session, actor, request_id, failure=failure,
+                             status=failure.http_status)
+    session.commit()
+    return RedirectResponse(then, status_code=303)
+
+
 @router.get("/requests/{request_id}")
 def show_request(request: Request, request_id: str, session: SessionDep,
                  actor: PortalActor) -> HTMLResponse:
@@ -317,17 +335,9 @@ def act(
     action = service.Action(verb=verb, expected_version=version, reason=reason,
                             legal_basis=legal_basis, ground=ground or None,
                             deadline_kind=deadline_kind or None)
-    try:
-        service.act(session=session, actor=actor, request_id=request_id, action=action,
-                    clock=clock)
-    except RogatoryError as failure:
-        session.rollback()
-        if failure.http_status == 404:
-            raise
-        return _request_page(request, session, actor, request_id, failure=failure,
-                             status=failure.http_status)
-    session.commit()
-    return RedirectResponse(f"/requests/{request_id}", status_code=303)
+    return _perform(request, session, actor, request_id, f"/requests/{request_id}",
+                    lambda: service.act(session=session, actor=actor, request_id=request_id,
+                                        action=action, clock=clock))
 
 
 @router.post("/requests/{request_id}/translations")
@@ -337,18 +347,12 @@ def translate_field(
     language: Annotated[str, Form(max_length=2)], text: Annotated[str, Form(max_length=50_000)],
     version: Annotated[int, Form(ge=1)], certified: Annotated[bool, Form()] = False,
 ) -> Response:
-    try:
-        service.set_translation(session=session, actor=actor, request_id=request_id,
-                                expected_version=version, field_name=field, language=language,
-                                text=text, certified=certified, clock=clock)
-    except RogatoryError as failure:
-        session.rollback()
-        if failure.http_status == 404:
-            raise
-        return _request_page(request, session, actor, request_id, failure=failure,
-                             status=failure.http_status)
-    session.commit()
-    return RedirectResponse(f"/requests/{request_id}#translations", status_code=303)
+    return _perform(request, session, actor, request_id,
+                    f"/requests/{request_id}#translations",
+                    lambda: service.set_translation(
+                        session=session, actor=actor, request_id=request_id,
+                        expected_version=version, field_name=field, language=language,
+                        text=text, certified=certified, clock=clock))
 
 
 # --- evidence ------------------------------------------------------------------------------

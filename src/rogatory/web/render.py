@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from rogatory.clock import ensure_utc
-from rogatory.deps import session_cookie_name
+from rogatory.deps import language_for, session_cookie_name
 from rogatory.i18n import LANGUAGES, N_, translate
 from rogatory.identity import service as identity
 from rogatory.identity.policy import Actor
@@ -107,8 +107,6 @@ class Reader:
 
 
 def reader_for(request: Request, actor: Actor | None) -> Reader:
-    from rogatory.deps import language_for
-
     return Reader(language=language_for(request, actor),
                   timezone=actor.timezone if actor else "UTC")
 

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from rogatory.i18n import N_
 from rogatory.identity.models import Role
-from rogatory.identity.policy import OVERSIGHT_ROLES, Actor
+from rogatory.identity.policy import Actor
 from rogatory.requests.enums import FINAL_STATES, DeadlineStatus, State
 from rogatory.requests.models import Deadline, Request, TimelineEvent
-from rogatory.requests.service import _party_filter
+from rogatory.requests.service import visible_to
 
 PAGE_SIZE = 25
 
@@ -142,9 +142,7 @@ def inbox(session: Session, actor: Actor, filters: Filters) -> InboxPage:
     (read from the side's index of `requests`; for the default order, each candidate's nearest
     open deadline looked up in the index of `deadlines`), then those rows and their
     deadlines."""
-    conditions: list[ColumnElement[bool]] = [_tab_filter(actor, filters.tab)]
-    if actor.role not in OVERSIGHT_ROLES:
-        conditions.append(_party_filter(actor.authority_id))
+    conditions: list[ColumnElement[bool]] = [_tab_filter(actor, filters.tab), visible_to(actor)]
     if filters.state is not None:
         conditions.append(Request.state == filters.state.value)
     if filters.instrument:
@@ -199,8 +197,7 @@ def tab_counts(session: Session, actor: Actor, tabs: Sequence[Tab]) -> dict[Tab,
     side's index alone, and "all" from the three (a count(*) FILTER per tab over the party
     filter read every row it matched). The counts are not summed: one authority can be on two
     sides of a request."""
-    visible = literal(True) if actor.role in OVERSIGHT_ROLES else _party_filter(
-        actor.authority_id)
+    visible = visible_to(actor)
     still_open = Request.state.not_in([s.value for s in FINAL_STATES])
     columns = [select(func.count()).select_from(Request)
                .where(_tab_filter(actor, t), visible, still_open)
@@ -242,8 +239,7 @@ def dashboard(session: Session, actor: Actor) -> Dashboard:
     """The main counts and durations over the requests `actor` may see: by state, by instrument,
     median days from creation to sending and from sending to the executing side's answer
     (executed, partly executed or refused), deadlines open and breached."""
-    visible = literal(True) if actor.role in OVERSIGHT_ROLES else _party_filter(
-        actor.authority_id)
+    visible = visible_to(actor)
     by_state = {State(s): n for s, n in session.execute(
         select(Request.state, func.count()).where(visible).group_by(Request.state))}
     by_instrument = sorted(((code, int(n)) for code, n in session.execute(
