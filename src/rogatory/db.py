@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, Select, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, NoResultFound
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import UpdateBase
 from sqlalchemy.types import TypeDecorator
@@ -103,16 +104,21 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 # --- statements on the hot paths ----------------------------------------------------------------
 
 
+Statement = UpdateBase | Select[*tuple[Any, ...]]
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     positional: bool
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # in the driver's order
     constants: dict[str, Any]  # values written into the statement, e.g. `id == 1`
+    keys: tuple[str, ...]  # of the columns returned (SELECT, RETURNING)
+    results: tuple[Callable[[Any], Any] | None, ...]  # their result processors
 
 
 @functools.cache
-def _compiled(dialect: Dialect, statement: UpdateBase, keys: frozenset[str]) -> _Compiled:
+def _compiled(dialect: Dialect, statement: Statement, keys: frozenset[str]) -> _Compiled:
     compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
     names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
     constants = {n: compiled.binds[n].value for n in names
@@ -120,22 +126,61 @@ def _compiled(dialect: Dialect, statement: UpdateBase, keys: frozenset[str]) -> 
     missing = [n for n in names if n not in keys and n not in constants]
     if missing:  # the driver applies no column defaults: every value must be given
         raise KeyError(f"no value for {missing} in {statement}")
+    returned = (statement.selected_columns if isinstance(statement, Select)
+                else statement.exported_columns)
     return _Compiled(
         sql=str(compiled), positional=compiled.positional,
         binds=tuple((n, compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect))
                     for n in names),
         constants=constants,
+        keys=tuple(str(c.key) for c in returned),
+        results=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
+                      for c in returned),
     )
 
 
-def driver_execute(connection: Connection, statement: UpdateBase,
-                   params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> CursorResult[Any]:
-    """Run an INSERT, UPDATE or DELETE built once at import, through the driver directly: the
-    statement is compiled once per dialect and set of keys, values go through their column
-    types' bind processors (JSON, UTC datetimes), and SQLAlchemy's per-execution work is
-    skipped — it costs more than SQLite's own on the request hot path. Every bound value must be
-    given (no column defaults are applied). Several rows run as one executemany, without
-    RETURNING."""
+class DriverResult:
+    """What a driver-level statement gave back: its row count and its rows (of a SELECT or a
+    RETURNING), fetched at once, each value through its column type's result processor."""
+
+    def __init__(self, compiled: _Compiled, rowcount: int, rows: Sequence[Sequence[Any]]) -> None:
+        self.rowcount = rowcount
+        self.keys = compiled.keys
+        processors = compiled.results
+        self.rows: list[tuple[Any, ...]] = (
+            [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in rows]
+            if any(processors) else [tuple(row) for row in rows])
+
+    def first(self) -> tuple[Any, ...] | None:
+        return self.rows[0] if self.rows else None
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows else None
+
+    def scalar_one(self) -> Any:
+        if len(self.rows) != 1:
+            raise NoResultFound(f"expected one row, got {len(self.rows)}")
+        return self.rows[0][0]
+
+    def mappings(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.keys, row, strict=True)) for row in self.rows]
+
+    def first_mapping(self) -> dict[str, Any] | None:
+        return dict(zip(self.keys, self.rows[0], strict=True)) if self.rows else None
+
+
+def driver_execute(connection: Connection, statement: Statement,
+                   params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> DriverResult:
+    """Run a statement built once at import (INSERT, UPDATE, DELETE or SELECT) on the driver's
+    cursor: it is compiled once per dialect and set of keys, values go through their column
+    types' bind processors (JSON, UTC datetimes) and results through their result processors,
+    and SQLAlchemy's per-execution work — which costs more than SQLite's own on the request hot
+    path — is skipped. Every bound value must be given (no column defaults are applied).
+    Several rows run as one executemany, without results. Driver errors are raised as
+    SQLAlchemy's (`IntegrityError`, ...). When the engine has cursor-execution listeners
+    (statement counters, loggers), the statement goes through SQLAlchemy so that they see it.
+
+    The connection must be in a transaction (`Session.connection()` begins one)."""
     rows = [params] if isinstance(params, Mapping) else list(params)
     compiled = _compiled(connection.dialect, statement, frozenset(rows[0]))
 
@@ -146,6 +191,23 @@ def driver_execute(connection: Connection, statement: UpdateBase,
             return tuple(values)
         return {n: v for (n, _), v in zip(compiled.binds, values, strict=True)}
 
-    if len(rows) == 1:
-        return connection.exec_driver_sql(compiled.sql, driver_row(rows[0]))
-    return connection.exec_driver_sql(compiled.sql, [driver_row(r) for r in rows])
+    driver_params = driver_row(rows[0]) if len(rows) == 1 else [driver_row(r) for r in rows]
+    dispatch = connection.dispatch
+    if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+        result = connection.exec_driver_sql(compiled.sql, driver_params)
+        fetched = result.all() if result.returns_rows else []
+        return DriverResult(compiled, result.rowcount, fetched)
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if len(rows) == 1:
+            cursor.execute(compiled.sql, driver_params)
+        else:
+            cursor.executemany(compiled.sql, driver_params)
+        fetched = cursor.fetchall() if cursor.description else []
+        return DriverResult(compiled, cursor.rowcount, fetched)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(compiled.sql, driver_params, exc, dbapi.Error,
+                                  dialect=connection.dialect) from exc
+    finally:
+        cursor.close()

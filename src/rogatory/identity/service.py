@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from rogatory.clock import Clock
+from rogatory.db import driver_execute
 from rogatory.directory.models import Authority
 from rogatory.errors import NotFound, Unauthenticated
 from rogatory.identity.models import ApiToken, Role, User
@@ -108,14 +109,15 @@ def authenticate_token(*, session: Session, token: str, now: datetime,
                        write: bool = False) -> Actor:
     """The actor behind a bearer token, or Unauthenticated (same answer for any failure:
     unknown, revoked, expired, inactive user, or a read-only token used to write)."""
-    found = session.connection().execute(_BY_TOKEN, {"digest": _digest(token)}).first()
-    if found is None or (found.expires_at is not None and found.expires_at <= now) or (
-            write and "write" not in found.scopes):
+    found = driver_execute(session.connection(), _BY_TOKEN,
+                           {"digest": _digest(token)}).first_mapping()
+    if found is None or (found["expires_at"] is not None and found["expires_at"] <= now) or (
+            write and "write" not in found["scopes"]):
         raise Unauthenticated("invalid, expired or revoked token, or not valid for this call")
     return Actor(
-        user_id=found.id, username=found.username, display_name=found.display_name,
-        authority_id=found.authority_id, jurisdiction=found.jurisdiction_code,
-        role=Role(found.role), language=found.language, timezone=found.timezone,
+        user_id=found["id"], username=found["username"], display_name=found["display_name"],
+        authority_id=found["authority_id"], jurisdiction=found["jurisdiction_code"],
+        role=Role(found["role"]), language=found["language"], timezone=found["timezone"],
     )
 
 

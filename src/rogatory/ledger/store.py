@@ -126,7 +126,7 @@ def _fetch(session: Session, keys: Iterable[Key]) -> dict[Key, bytes]:
     for n, (level, index) in enumerate(wanted):
         params[f"l{n}"] = level
         params[f"i{n}"] = index
-    rows = session.connection().execute(_fetch_statement(len(wanted)), params)
+    rows = driver_execute(session.connection(), _fetch_statement(len(wanted)), params).rows
     return {(level, index): digest for level, index, digest in rows}
 
 

@@ -263,9 +263,9 @@ def create_request(
     instrument = catalogue.catalogue().get(draft.instrument)
     if instrument is None:
         raise ValidationFailed([FieldError("instrument", MSG_UNKNOWN)])
-    case = session.connection().execute(_CASE_BY_REFERENCE,
-                                        {"reference": draft.case_reference}).first()
-    if case is None or not _case_visible(session, actor, case.id, case.participants):
+    case = driver_execute(session.connection(), _CASE_BY_REFERENCE,
+                          {"reference": draft.case_reference}).first_mapping()
+    if case is None or not _case_visible(session, actor, case["id"], case["participants"]):
         errors.append(FieldError("case_reference", MSG_UNKNOWN))
     authorities: dict[str, AuthorityInfo] = {}
     for name in ("issuing_authority_id", "validating_authority_id", "executing_authority_id"):
@@ -329,7 +329,7 @@ def create_request(
             f"{instrument.short_name}-{requesting.code}{requested.code}-{now.year}-"
             f"{secrets.token_hex(5).upper()}"  # 40 random bits: no repeat in practice
         ),
-        "case_id": case.id if case else "",
+        "case_id": case["id"] if case else "",
         "instrument": instrument.code,
         "instrument_version": instrument.version,
         "requesting_state": requesting.code,
@@ -452,15 +452,14 @@ def read_request(*, session: Session, actor: Actor, request_id: str) -> RequestS
     """What `get_request` and the view of it need, in two Core queries (the most frequent read
     of the node); NotFound when absent or not visible to `actor`."""
     connection = session.connection()
-    row = connection.execute(_READ, {"request_id": request_id}).first()
-    if row is None:
+    values = driver_execute(connection, _READ, {"request_id": request_id}).first_mapping()
+    if values is None:
         raise NotFound("request not found")
-    values = row._asdict()
     case_reference = values.pop("case_reference")
     request = Request(**values)
     require_visible(actor, parties_of(request), "request")
-    deadlines = [Deadline(**d._asdict())
-                 for d in connection.execute(_READ_DEADLINES, {"request_id": request_id})]
+    deadlines = [Deadline(**d) for d in
+                 driver_execute(connection, _READ_DEADLINES, {"request_id": request_id}).mappings()]
     return RequestSnapshot(request=request, case_reference=case_reference, deadlines=deadlines)
 
 
