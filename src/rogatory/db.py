@@ -191,23 +191,35 @@ def driver_execute(connection: Connection, statement: Statement,
             return tuple(values)
         return {n: v for (n, _), v in zip(compiled.binds, values, strict=True)}
 
-    driver_params = driver_row(rows[0]) if len(rows) == 1 else [driver_row(r) for r in rows]
+    if len(rows) == 1:
+        rowcount, fetched = driver_sql(connection, compiled.sql, driver_row(rows[0]))
+    else:
+        rowcount, fetched = driver_sql(connection, compiled.sql, [driver_row(r) for r in rows],
+                                       many=True)
+    return DriverResult(compiled, rowcount, fetched)
+
+
+def driver_sql(connection: Connection, sql: str, params: Any, *,
+               many: bool = False) -> tuple[int, Sequence[Sequence[Any]]]:
+    """Run SQL with parameters the driver takes as they are (one set, or a list of sets with
+    `many`) on the connection's cursor; returns the row count and the rows. Through
+    SQLAlchemy's execution path when the engine has cursor-execution listeners, so that
+    statement counters and loggers see every statement; driver errors raised as SQLAlchemy's."""
     dispatch = connection.dispatch
     if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
-        result = connection.exec_driver_sql(compiled.sql, driver_params)
-        fetched = result.all() if result.returns_rows else []
-        return DriverResult(compiled, result.rowcount, fetched)
+        result = connection.exec_driver_sql(sql, params)
+        return result.rowcount, result.all() if result.returns_rows else []
     dbapi = connection.dialect.loaded_dbapi
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        if len(rows) == 1:
-            cursor.execute(compiled.sql, driver_params)
+        if many:
+            cursor.executemany(sql, params)
         else:
-            cursor.executemany(compiled.sql, driver_params)
+            cursor.execute(sql, params)
         fetched = cursor.fetchall() if cursor.description else []
-        return DriverResult(compiled, cursor.rowcount, fetched)
+        return cursor.rowcount, fetched
     except dbapi.Error as exc:
-        raise DBAPIError.instance(compiled.sql, driver_params, exc, dbapi.Error,
+        raise DBAPIError.instance(sql, params, exc, dbapi.Error,
                                   dialect=connection.dialect) from exc
     finally:
         cursor.close()

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from rogatory.db import driver_execute
+from rogatory.db import driver_execute, driver_sql
 from rogatory.errors import FieldError, NotFound, ValidationFailed
 from rogatory.ledger import merkle
 from rogatory.ledger.models import KIND_LENGTH, LedgerHead, LedgerLeaf, LedgerNode
@@ -300,10 +300,8 @@ def _bulk_insert(
     already bound values), skipping SQLAlchemy's per-row parameter processing, which costs
     more than the insert itself at tens of thousands of rows a second."""
     sql, positional = _compiled_insert(connection.dialect, table, columns)
-    if positional:
-        connection.exec_driver_sql(sql, rows)
-    else:
-        connection.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+    driver_sql(connection, sql, rows if positional else
+               [dict(zip(columns, row, strict=True)) for row in rows], many=True)
 
 
 @functools.cache
