@@ -118,7 +118,7 @@ def size(*, session: Session) -> int:
     return int(current or 0)
 
 
-def _fetch(session: Session, keys: Iterable[Key]) -> dict[Key, bytes]:
+def _fetch(connection: Connection, keys: Iterable[Key]) -> dict[Key, bytes]:
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
@@ -126,7 +126,7 @@ def _fetch(session: Session, keys: Iterable[Key]) -> dict[Key, bytes]:
     for n, (level, index) in enumerate(wanted):
         params[f"l{n}"] = level
         params[f"i{n}"] = index
-    rows = driver_execute(session.connection(), _fetch_statement(len(wanted)), params).rows
+    rows = driver_execute(connection, _fetch_statement(len(wanted)), params).rows
     return {(level, index): digest for level, index, digest in rows}
 
 
@@ -147,7 +147,7 @@ def _hashes_of(session: Session, ranges: Sequence[tuple[int, int]], tree_size: i
     asked for as well: a tree larger than the log is refused, not answered from a prefix."""
     tiles = [_blocks(lo, hi) for lo, hi in ranges]
     last: Key = (0, tree_size - 1)
-    found = _fetch(session, [last, *(key for keys in tiles for key in keys)])
+    found = _fetch(session.connection(), [last, *(key for keys in tiles for key in keys)])
     if last not in found:
         _beyond(session, tree_size)
     try:
@@ -195,7 +195,7 @@ def consistency_proof(*, session: Session, size1: int, size2: int) -> list[bytes
     if size1 < 0:
         raise _invalid("size1", f"size1 {size1} is negative")
     if size1 == size2:
-        if size2 and not _fetch(session, [(0, size2 - 1)]):
+        if size2 and not _fetch(session.connection(), [(0, size2 - 1)]):
             _beyond(session, size2)
         return []
     if size1 == 0:
@@ -250,9 +250,9 @@ def write(*, session: Session, start: int, items: Sequence[tuple[bytes, str]],
     _check_items(items, at)
     if not items:
         return
-    frontier = _frontier(session, start)
-    leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
     connection = session.connection()
+    frontier = _frontier(connection, start)
+    leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
     created_at = _bind_value(connection, _LEAVES.c.created_at, at)  # same for the whole batch
     leaves: list[tuple[Any, ...]] = []
     nodes: list[tuple[Any, ...]] = []
@@ -319,11 +319,11 @@ def append(*, session: Session, data: bytes, kind: str, at: datetime) -> int:
     return append_many(session=session, items=[(data, kind)], at=at)[0]
 
 
-def _frontier(session: Session, size: int) -> list[bytes]:
+def _frontier(connection: Connection, size: int) -> list[bytes]:
     """The hashes of the complete subtrees the first `size` leaves decompose into, largest
     first: the left siblings every later append may combine with."""
     keys = _blocks(0, size)
-    found = _fetch(session, keys)
+    found = _fetch(connection, keys)
     try:
         return [found[key] for key in keys]
     except KeyError as missing:
