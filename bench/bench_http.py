@@ -287,6 +287,14 @@ def main() -> int:
               f"{verdict(valid and ratio >= THROUGHPUT_TARGET)}")
         print(f"  p99 target < {P99_TARGET_MS:g} ms at {args.connections} connections: "
               f"{verdict(valid and got.p99_ms < P99_TARGET_MS)}")
+        # wrk is a closed loop: each connection waits for its answer before asking again, so
+        # the mean latency is connections / throughput (Little's law) whatever the server does
+        floor = {name: 1000 * args.connections / r.requests_per_second
+                 for name, r in (("rogatory", got), ("bare", base))}
+        print(f"  closed-loop mean latency (connections / throughput): rogatory "
+              f"{floor['rogatory']:.0f} ms, bare {floor['bare']:.0f} ms; a p99 under "
+              f"{P99_TARGET_MS:g} ms needs more than "
+              f"{1000 * args.connections / P99_TARGET_MS:,.0f} requests/s")
         # stop now (the exit stack would too) so that the logs are complete, then say what
         # the servers logged as errors: a failed run usually names its cause there
         node.stop()
