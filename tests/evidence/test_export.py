@@ -2,7 +2,8 @@
 external validators (`bagit.py --validate`, `case_validate` for CASE 1.5.0, `openssl ts
 -verify`) accept it, `verify_package` says intact, and a one-byte change anywhere — payload,
 manifest (SHA-256 or BLAKE3), custody events, proofs, checkpoint, token — or an extra or missing
-file is named. Items ingested before BLAKE3 (no blake3, a sha512) export and verify too."""
+file is named. Items ingested before BLAKE3 (no blake3, a sha512) export and verify too. Items
+whose received data are restricted or deleted stay out, and the package says so."""
 
 from __future__ import annotations
 
@@ -11,26 +12,31 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import bagit
 import blake3
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Engine, delete, update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from conftest import World
 from rogatory.clock import ManualClock, SystemClock
 from rogatory.config import Settings
-from rogatory.errors import NotFound
-from rogatory.evidence import service
-from rogatory.evidence.export import export_case
+from rogatory.errors import NotFound, ValidationFailed
+from rogatory.evidence import export, service
+from rogatory.evidence.export import export_case, payload_name
 from rogatory.evidence.models import EvidenceItem
 from rogatory.evidence.service import AcquisitionMetadata
 from rogatory.evidence.store import EvidenceStore
 from rogatory.evidence.verify import Report, verify_package
+from rogatory.requests import service as requests_service
+from rogatory.safeguards.models import ReceivedData
 from rogatory.timestamp.client import timestamper
+from service.test_requests import draft
 
 pytestmark = pytest.mark.usefixtures("evidence_tables")
 
@@ -380,8 +386,6 @@ def test_non_party_cannot_export(factory: sessionmaker[Session], settings: Setti
 def test_failure_leaves_nothing(factory: sessionmaker[Session], settings: Settings,
                                 world: World, items: list[EvidenceItem], tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from rogatory.evidence import export
-
     def boom(settings: Settings, *, clock: object = None) -> object:
         raise RuntimeError("TSA down")
 
@@ -423,3 +427,82 @@ def test_cli_export_and_verify(settings: Settings, world: World, items: list[Evi
     assert doc["intact"] is False
     assert any(f["subject"].startswith("data/") for c in doc["checks"] for f in c["failures"])
     shutil.rmtree(out)
+
+
+# --- restricted and deleted data stay out ------------------------------------------------------
+
+
+@pytest.fixture
+def received(factory: sessionmaker[Session], engine: Engine, world: World,
+             clock: ManualClock) -> Iterator[Callable[..., None]]:
+    """Records data received on a request of the case under an exhibit number, restricted or
+    deleted as asked; the rows are removed afterwards (before `factory` empties the requests)."""
+    with factory() as s:
+        request = requests_service.create_request(
+            session=s, actor=world.actors["fr_prosecutor"], draft=draft(world), clock=clock)
+        s.commit()
+        request_id = request.id
+
+    def record(exhibit: str, *, restricted: str | None = None, deleted: bool = False) -> None:
+        now = clock.now()
+        with factory() as s:
+            s.add(ReceivedData(
+                id=str(uuid.uuid4()), request_id=request_id, category="subscriber",
+                description="Subscriber data", purpose="Identify the account holder",
+                evidence_reference=exhibit, received_on=now.date(),
+                retention_until=now.date(), review_due_on=now.date(),
+                restricted=restricted is not None, restriction_reason=restricted,
+                restriction_basis="Reg. (EU) 2023/1543 Art. 4(5)" if restricted else None,
+                deleted_at=now if deleted else None,
+                deletion_reason="retention period over" if deleted else None,
+                recorded_by_user_id=world.actors["fr_prosecutor"].user_id,
+                recorded_by_authority_id=world.actors["fr_prosecutor"].authority_id,
+                recorded_at=now))
+            s.commit()
+
+    yield record
+    with engine.begin() as conn:
+        conn.execute(delete(ReceivedData))
+
+
+def test_restricted_data_stay_out_of_the_package_and_the_package_says_so(
+        factory: sessionmaker[Session], settings: Settings, world: World,
+        items: list[EvidenceItem], received: Callable[..., None], tmp_path: Path) -> None:
+    received(items[0].exhibit_number, restricted="lapsed")
+    received(items[1].exhibit_number)  # recorded, neither restricted nor deleted: it leaves
+    path = _export(factory, settings, world, tmp_path / "package")
+    assert [p.name for p in (path / "data").iterdir()] == [payload_name(items[1])]
+    text = b"".join(p.read_bytes() for p in (path / "metadata").rglob("*") if p.is_file())
+    assert items[0].sha256.encode() not in text and items[0].id.encode() not in text
+    info = (path / "bag-info.txt").read_text(encoding="utf-8").splitlines()
+    assert (f"Rogatory-Withheld: {items[0].exhibit_number} (restricted: lapsed, "
+            "Reg. (EU) 2023/1543 Art. 4(5))") in info
+    assert verify_package(path).intact
+    assert bagit.Bag(str(path)).is_valid()
+
+
+def test_a_withheld_item_asked_for_by_id_is_refused_naming_it(
+        factory: sessionmaker[Session], settings: Settings, world: World,
+        items: list[EvidenceItem], received: Callable[..., None], tmp_path: Path) -> None:
+    received(items[1].exhibit_number, deleted=True)
+    with pytest.raises(ValidationFailed) as exc:
+        _export(factory, settings, world, tmp_path / "one",
+                item_ids=[items[0].id, items[1].id])
+    [error] = exc.value.errors
+    assert error.field == "items" and error.message == export.MSG_WITHHELD
+    assert error.params == {"exhibit": items[1].exhibit_number, "why": "deleted"}
+    assert list(tmp_path.iterdir()) == []
+    path = _export(factory, settings, world, tmp_path / "other", item_ids=[items[0].id])
+    assert verify_package(path).intact
+
+
+def test_a_case_whose_every_item_is_withheld_exports_nothing(
+        factory: sessionmaker[Session], settings: Settings, world: World,
+        items: list[EvidenceItem], received: Callable[..., None], tmp_path: Path) -> None:
+    for item in items:
+        received(item.exhibit_number, restricted="grounds_raised")
+    with pytest.raises(ValidationFailed) as exc:
+        _export(factory, settings, world, tmp_path / "none")
+    assert [(e.field, e.message) for e in exc.value.errors] == [
+        ("items", export.MSG_ALL_WITHHELD)]
+    assert list(tmp_path.iterdir()) == []

@@ -24,7 +24,10 @@ Layout of the bag:
   the node's document-signing certificate, see `rogatory.evidence.report`) and `signer.pem`
   (that certificate, issued by the TSA root CA).
 
-Only the selected items leave; the case narrative (`Case.summary`) does not. The bag is built in
+Only the selected items leave; the case narrative (`Case.summary`) does not. Items recorded
+as received data that are restricted or deleted (`safeguards.records.withheld_exhibits`) never
+leave: the whole case's export leaves them out and says so in `bag-info.txt`
+(`Rogatory-Withheld: <exhibit> (<why>)`); asking for one by id is refused. The bag is built in
 a temporary folder next to `out_dir` and renamed into place at the end: a failure leaves nothing.
 The `bagit` library changes the process's working directory while it hashes; a lock serialises
 the exports of one process.
@@ -59,11 +62,13 @@ from rogatory.evidence.models import CustodyEvent, EvidenceItem
 from rogatory.evidence.report import custody_report_pdf, ensure_signer
 from rogatory.evidence.store import EvidenceStore
 from rogatory.fsutil import fsync_dir
+from rogatory.i18n import N_
 from rogatory.identity.policy import Actor
 from rogatory.ledger import checkpoint as cp
 from rogatory.ledger import merkle
 from rogatory.ledger import service as ledger_service
 from rogatory.requests import service as requests_service
+from rogatory.safeguards import records
 from rogatory.timestamp.authority import ensure_tsa
 from rogatory.timestamp.client import timestamper
 
@@ -105,6 +110,10 @@ HASH_METHODS = {"sha256": "SHA256", "blake3": "BLAKE3", "sha512": "SHA512"}
 _NS = uuid.UUID("6f2b0c3e-5a51-4d3b-9a57-7d1c2f0e8b11")  # Rogatory's namespace for node IRIs
 _UNSAFE = re.compile(r"[^\w.+-]+")
 _BAGIT_LOCK = threading.Lock()
+MSG_NOTHING = N_("The case has no evidence to export.")
+MSG_ALL_WITHHELD = N_("Every item of the case is withheld: the data it holds are restricted or "
+                      "deleted.")
+MSG_WITHHELD = N_("Exhibit {exhibit} cannot leave in a court package: {why}.")
 
 
 def safe_name(text: str, limit: int = 120) -> str:
@@ -141,10 +150,16 @@ def _json(data: Any) -> str:
 
 
 def _select_items(session: Session, actor: Actor, case_reference: str,
-                  item_ids: list[str] | None) -> list[EvidenceItem]:
+                  item_ids: list[str] | None,
+                  withheld: dict[str, str]) -> tuple[list[EvidenceItem], list[str]]:
+    """The items to export and the exhibits left out (`records.withheld_exhibits`): all of the
+    case's items the actor may see but those, when `item_ids` is None; else exactly those asked
+    for, none of them withheld."""
     items = service.list_items(session=session, actor=actor, case_reference=case_reference)
+    left_out = [f"{i.exhibit_number} ({withheld[i.exhibit_number]})" for i in items
+                if i.exhibit_number in withheld]
     if item_ids is None:
-        chosen = items
+        chosen = [i for i in items if i.exhibit_number not in withheld]
     else:
         by_id = {i.id: i for i in items}
         unknown = [i for i in item_ids if i not in by_id]
@@ -153,9 +168,15 @@ def _select_items(session: Session, actor: Actor, case_reference: str,
                            f"{', '.join(unknown)}")
         wanted = set(item_ids)
         chosen = [i for i in items if i.id in wanted]
+        refused = [FieldError("items", MSG_WITHHELD, {"exhibit": i.exhibit_number,
+                                                      "why": withheld[i.exhibit_number]})
+                   for i in chosen if i.exhibit_number in withheld]
+        if refused:
+            raise ValidationFailed(refused)
     if not chosen:
-        raise ValidationFailed([FieldError("items", "The case has no evidence to export.")])
-    return chosen
+        raise ValidationFailed([FieldError("items", MSG_NOTHING if not left_out
+                                           else MSG_ALL_WITHHELD)])
+    return chosen, left_out
 
 
 def export_case(*, session: Session, actor: Actor, case_reference: str,
@@ -164,7 +185,8 @@ def export_case(*, session: Session, actor: Actor, case_reference: str,
     """Write the package of the case's selected items (all when `item_ids` is None) to
     `out_dir`, which must not exist yet (or be an empty folder); returns `out_dir`."""
     case = requests_service.get_case(session=session, actor=actor, reference=case_reference)
-    items = _select_items(session, actor, case_reference, item_ids)
+    items, left_out = _select_items(session, actor, case_reference, item_ids,
+                                    records.withheld_exhibits(session, case.id))
     out_dir = Path(out_dir).absolute()
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ValidationFailed([FieldError("out", f"{out_dir} exists and is not an empty "
@@ -191,7 +213,7 @@ def export_case(*, session: Session, actor: Actor, case_reference: str,
         names = {item.id: payload_name(item) for item in items}
         hashes = {item.id: _copy_payload(store, item, staging / names[item.id])
                   for item in items}
-        bag_info = {
+        bag_info: dict[str, str | list[str]] = {
             "Source-Organization": authority.name,
             "External-Identifier": case.reference,
             "Bagging-Date": now.date().isoformat(),
@@ -201,6 +223,8 @@ def export_case(*, session: Session, actor: Actor, case_reference: str,
             "Rogatory-Node": f"{settings.node_name} ({vkey})",
             "Rogatory-Package-Format": PACKAGE_FORMAT,
         }
+        if left_out:  # said in the package, so that the court and the defence know
+            bag_info["Rogatory-Withheld"] = left_out
         with _BAGIT_LOCK:
             bag = bagit.make_bag(str(staging), bag_info, processes=1, checksums=[SHA256])
         _check_payload(bag, items, names)

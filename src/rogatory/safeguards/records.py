@@ -12,11 +12,12 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from rogatory.clock import ensure_utc
 from rogatory.ledger import store as ledger
+from rogatory.requests.models import Request
 from rogatory.safeguards.models import ReceivedData
 
 
@@ -68,3 +69,24 @@ def restrict_request_data(session: Session, request_id: str, reason: str, basis:
     for item in items:
         restrict(session, item, reason, basis, at)
     return items
+
+
+def withheld_exhibits(session: Session, case_id: str) -> dict[str, str]:
+    """The exhibit numbers of a case that data received on its requests were recorded under
+    and that may no longer be used — restricted (an objection, Art. 10(4); an emergency order
+    not validated after the fact, Art. 4(5)) or deleted — each with why and the article. A court
+    package leaves them out."""
+    rows = session.execute(
+        select(ReceivedData.evidence_reference, ReceivedData.restriction_reason,
+               ReceivedData.restriction_basis, ReceivedData.deleted_at)
+        .join(Request, Request.id == ReceivedData.request_id)
+        .where(Request.case_id == case_id, ReceivedData.evidence_reference != "",
+               or_(ReceivedData.restricted.is_(True), ReceivedData.deleted_at.is_not(None)))
+        .order_by(ReceivedData.recorded_at, ReceivedData.id))
+    withheld: dict[str, str] = {}
+    for exhibit, reason, basis, deleted_at in rows:
+        why = "deleted" if deleted_at is not None else \
+            f"restricted: {reason}" + (f", {basis}" if basis else "")
+        withheld.setdefault(exhibit, why)
+    return withheld
+
