@@ -13,6 +13,7 @@ from conftest import World
 from rogatory.app import create_app
 from rogatory.clock import ManualClock
 from rogatory.config import Settings
+from rogatory.i18n import translate
 
 FORM: dict[str, Any] = {
     "issuing_file_number": "PARQUET-J3-2026-0417",
@@ -167,6 +168,18 @@ def test_render_side_by_side(client: TestClient, world: World) -> None:
                  if f["name"] == "offence_description")
     assert field["translate"] and field["translation_status"] == "needed"
     assert field["labels"]["fr"] != field["labels"]["de"]
+    # a choice keeps its code as the value and reads as its label in each language
+    capacity = next(f for s in page["sections"] for f in s["fields"]
+                    if f["name"] == "addressee_capacity")
+    assert capacity["value"] == "legal_representative"
+    assert capacity["value_labels"] == {
+        "fr": translate("A legal representative", "fr"),
+        "de": translate("A legal representative", "de")}
+    assert capacity["value_labels"]["fr"] != capacity["value_labels"]["de"] != \
+        "A legal representative"
+    free_text = next(f for s in page["sections"] for f in s["fields"]
+                     if f["name"] == "offence_description")
+    assert free_text["value_labels"] is None
 
 
 def test_directory_catalogue_and_finder(client: TestClient, world: World) -> None:

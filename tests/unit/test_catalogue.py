@@ -171,6 +171,27 @@ def test_unknown_verb_is_refused(tmp_path: Path) -> None:
     assert message.startswith(f"budapest_mla.yaml: verbs.{len(raw['verbs']) - 1}: ")
 
 
+def test_a_choice_without_its_label_is_refused(tmp_path: Path) -> None:
+    raw = _raw("epoc")
+    section, field = next((s, f) for s, sec in enumerate(raw["sections"])
+                          for f, fld in enumerate(sec["fields"])
+                          if fld["name"] == "addressee_capacity")
+    del raw["sections"][section]["fields"][field]["choice_labels"]["legal_representative"]
+    message = _refused(_write(tmp_path, "epoc.yaml", raw))
+    assert message.startswith(f"epoc.yaml: sections.{section}.fields.{field}")
+    assert "choice_labels must label every choice" in message
+
+
+def test_every_choice_has_a_label() -> None:
+    for inst in catalogue().values():
+        for section in inst.sections:
+            for f in section.fields:
+                if f.choices:
+                    assert f.choice_labels is not None
+                    assert set(f.choice_labels) == set(f.choices), (inst.code, f.name)
+                    assert all(f.choice_labels[c] != c for c in f.choices), (inst.code, f.name)
+
+
 def test_deadline_with_a_verb_not_allowed_is_refused(tmp_path: Path) -> None:
     raw = _raw("eio")
     raw["verbs"].remove("begin_execution")  # meets 'recognition', starts 'execution'

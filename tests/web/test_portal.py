@@ -4,6 +4,7 @@ per user, role workspaces, and an EPOC carried from draft to executed through th
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from rogatory.app import create_app
 from rogatory.audit.models import AccessRecord
 from rogatory.clock import ManualClock
 from rogatory.config import Settings
+from rogatory.i18n import translate
 from rogatory.identity import credentials
 from rogatory.identity.models import User
 
@@ -317,7 +319,13 @@ def test_an_epoc_from_draft_to_executed_through_the_portal(
     assert saved.status_code == 303  # type: ignore[attr-defined]
     review = prosecutor.get(f"/requests/{rid}")
     assert "Seule piste" in review  # the form, shown for review
-    assert "legal representative" in review and "legal_representative" not in review
+    # a choice reads as its label in each column's language (the code is the stored value)
+    representative = {lang: translate("A legal representative", lang) for lang in ("fr", "de")}
+    assert representative["fr"] != representative["de"] != "A legal representative"
+    shown = html.unescape(review)
+    assert representative["fr"] in shown and representative["de"] in shown
+    assert "legal_representative" not in re.sub(r'value="\w+"', "", review)
+    assert "A legal representative" in html.unescape(edit)  # options in the reader's language
     needed = re.findall(r'name="field" value="(\w+)"', review)
     assert needed, "a French free text must be translated for the German addressee"
     for field in needed:

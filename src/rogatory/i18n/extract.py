@@ -97,6 +97,9 @@ def instrument_messages(instrument: Instrument, location: str) -> Iterator[Msg]:
         yield Msg(section.title, location, f"Form section title ({code}: section {section.code})")
         for field in section.fields:
             yield Msg(field.label, location, f"Form field label ({code}: {field.name})")
+            for choice, label in (field.choice_labels or {}).items():
+                yield Msg(label, location, f"Choice of a form field ({code}: {field.name} = "
+                                           f"{choice})")
             if field.help:
                 note = f"Form field help ({code}: {field.name})"
                 if field.choices:

@@ -61,7 +61,9 @@ FieldType = Literal[
 
 
 class FormField(Strict):
-    """A typed field of a form section. `translate`: free text that needs translation."""
+    """A typed field of a form section. `translate`: free text that needs translation. A choice
+    field lists its codes (`choices`, what is stored) and the label of each (`choice_labels`,
+    what readers see, in their language)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
@@ -69,11 +71,16 @@ class FormField(Strict):
     required: bool = False
     translate: bool = False
     choices: list[str] | None = None
+    choice_labels: dict[str, str] | None = None
     max_length: int | None = Field(default=None, ge=1)
     help: str | None = None
     article: str | None = None
     verified: bool = True
     note: str | None = None
+
+    def choice_label(self, code: str) -> str:
+        """The (English) label of one choice; the code itself if it is not one."""
+        return (self.choice_labels or {}).get(code, code)
 
     @model_validator(mode="after")
     def _choices_match_type(self) -> FormField:
@@ -81,6 +88,9 @@ class FormField(Strict):
             raise ValueError(f"field '{self.name}' of type {self.type} needs choices")
         if self.type not in ("choice", "multichoice") and self.choices:
             raise ValueError(f"field '{self.name}' has choices but type {self.type}")
+        if set(self.choice_labels or {}) != set(self.choices or []):
+            raise ValueError(f"field '{self.name}': choice_labels must label every choice, and "
+                             "only those")
         if self.translate and self.type not in ("string", "text"):
             raise ValueError(f"field '{self.name}': only string or text can need translation")
         return self

@@ -186,6 +186,8 @@ class RenderedField(BaseModel):
     name: str
     labels: dict[str, str]
     value: Any
+    # a choice field's value as its label(s) in each language (the value holds the code(s))
+    value_labels: dict[str, str | list[str]] | None = None
     translate: bool
     translation_status: str | None
     translation: dict[str, Any] | None

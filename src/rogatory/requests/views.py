@@ -4,6 +4,7 @@ countdowns, and the form rendered in two languages side by side."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from rogatory.i18n import translate
 from rogatory.identity.models import User
 from rogatory.identity.policy import SIDE_ROLES, Actor, sees_request_content
 from rogatory.instruments import catalogue
+from rogatory.instruments.schema import FormField
 from rogatory.requests import deadlines as dl
 from rogatory.requests import workflow
 from rogatory.requests.enums import DeadlineStatus, Side, State
@@ -151,6 +153,17 @@ def event_read(session: Session, event: TimelineEvent) -> EventRead:
     )
 
 
+def _choice_labels(field: FormField, value: Any,
+                   languages: list[str]) -> dict[str, str | list[str]] | None:
+    """A choice field's value (a code, or a list of codes) as labels in each language."""
+    if not field.choices or value in (None, "", []):
+        return None
+    if isinstance(value, list):
+        return {lang: [translate(field.choice_label(str(v)), lang) for v in value]
+                for lang in languages}
+    return {lang: translate(field.choice_label(str(value)), lang) for lang in languages}
+
+
 def render(session: Session, request: Request, languages: list[str],
            content: bool = True) -> RenderedRequest:
     """The form in each of `languages`: labels translate themselves; free text shows the
@@ -165,7 +178,10 @@ def render(session: Session, request: Request, languages: list[str],
             RenderedField(
                 name=f.name,
                 labels={lang: translate(f.label, lang) for lang in languages},
-                value=request.form.get(f.name) if content else None, translate=f.translate,
+                value=request.form.get(f.name) if content else None,
+                value_labels=_choice_labels(f, request.form.get(f.name), languages)
+                if content else None,
+                translate=f.translate,
                 translation_status=status.get(f.name) if content else None,
                 translation=request.translations.get(f.name) if content else None,
                 verified=f.verified,

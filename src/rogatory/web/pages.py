@@ -50,18 +50,18 @@ MSG_YES, MSG_NO = N_("Yes"), N_("No")
 
 
 def _shown(instrument: Instrument) -> Any:
-    """How a form value reads in a column of the page: yes/no in that column's language, a
-    choice code as words (codes stay untranslated: they are the instrument's own), a list
-    joined."""
-    types = {f.name: f.type for s in instrument.sections for f in s.fields}
+    """How a form value reads in a column of the page: yes/no and a choice's label in that
+    column's language, a list joined."""
+    fields = {f.name: f for s in instrument.sections for f in s.fields}
 
     def shown(name: str, value: Any, lang: str) -> str:
         if isinstance(value, bool):
             return translate(MSG_YES if value else MSG_NO, lang)
         if isinstance(value, list):
             return ", ".join(shown(name, v, lang) for v in value)
-        if types.get(name) in ("choice", "multichoice") and isinstance(value, str):
-            return value.replace("_", " ")
+        field = fields.get(name)
+        if field is not None and field.choices and isinstance(value, str):
+            return translate(field.choice_label(value), lang)
         return str(value)
 
     return shown
