@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import available_timezones
 
 import pytest
+from babel import Locale
 
 from rogatory.directory.enums import AuthorityKind
 from rogatory.directory.finder import (
@@ -800,3 +801,5 @@ def test_the_reason_reads_in_every_catalogue_language(
                     for sentence in p.explanation:
                         assert translate(sentence.msgid, lang) != sentence.msgid, (
                             lang, sentence.msgid)
+                    # the states by their names in the reader's language (CLDR, via Babel)
+                    assert Locale.parse(lang).territories[requested] in shown, (lang, shown)

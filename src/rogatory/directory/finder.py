@@ -19,7 +19,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
-from typing import Any
+from typing import Any, Union
+
+from babel import Locale
 
 from rogatory.directory.enums import AuthorityKind
 from rogatory.directory.info import AuthorityInfo, JurisdictionInfo
@@ -64,18 +66,38 @@ _MEASURE_WORDS: Mapping[Measure, str] = {
 }
 
 
+Part = Union[str, "Text", "Lowered", "StateName"]
+"""A parameter of a sentence: plain text (names, articles, codes: never translated) or a part
+that renders itself in the reader's language."""
+
+
 @dataclass(frozen=True)
 class Text:
     """A sentence of an explanation, or a part of one, in any catalogue language: an English
-    msgid and its parameters, which are plain strings (names, articles, codes: never translated)
-    or texts themselves."""
+    msgid and its parameters (`Part`)."""
 
     msgid: str
-    params: Mapping[str, str | Text | Lowered] = field(default_factory=dict)
+    params: Mapping[str, Part] = field(default_factory=dict)
 
     def text(self, lang: str = "en") -> str:
         values = {k: v if isinstance(v, str) else v.text(lang) for k, v in self.params.items()}
         return translate(self.msgid, lang).format(**values)
+
+
+@dataclass(frozen=True)
+class StateName:
+    """A state inside a sentence: in English the directory's name as prose ('the United
+    States'), in another language the state's name in that language (the Unicode CLDR's, through
+    Babel); with `capital`, as a sentence's first word."""
+
+    code: str
+    name: str
+    capital: bool = False
+
+    def text(self, lang: str = "en") -> str:
+        shown = _prose(self.name) if lang == "en" else \
+            Locale.parse(lang).territories.get(self.code, self.name)
+        return _capital(shown) if self.capital else shown
 
 
 @dataclass(frozen=True)
@@ -95,13 +117,13 @@ AND, OR, COMMA, SEMICOLON = (N_("{first} and {second}"), N_("{first} or {second}
 """How `_joined` links items (kept here: a msgid nested in another call is not extracted)."""
 
 
-def _t(msgid: str, **params: str | Text | Lowered) -> Text:
+def _t(msgid: str, **params: Part) -> Text:
     return Text(msgid, params)
 
 
-def _joined(items: Sequence[str | Text | Lowered], msgid: str) -> str | Text | Lowered:
+def _joined(items: Sequence[Part], msgid: str) -> Part:
     """Items joined pairwise with `msgid` ("{first} or {second}", "{first}, {second}")."""
-    joined: str | Text | Lowered = items[0]
+    joined: Part = items[0]
     for item in items[1:]:
         joined = _t(msgid, first=joined, second=item)
     return joined
@@ -221,7 +243,7 @@ def _why_not(
     category: DataCategory | None,
 ) -> Text | None:
     """None if the instrument applies between the two states, else the reason it does not."""
-    unbound: list[str | Text | Lowered] = [_prose(j.name) for j in (src, dst)
+    unbound: list[Part] = [StateName(j.code, j.name) for j in (src, dst)
                                  if not j.bound_by(inst.binding)]
     if unbound:
         return _t("{states} not bound by {binding}",
@@ -261,9 +283,13 @@ def _cited(*articles: str) -> str:
     return next((a for a in articles if _ARTICLE.search(a)), articles[0])
 
 
-def _measure_words(measure: Measure, category: str | Text | Lowered | None) -> Text:
+def _measure_words(measure: Measure, category: Part | None) -> Text:
     words = _t(_MEASURE_WORDS[measure])
     return _t("{measure} of {category}", measure=words, category=category) if category else words
+
+
+def _first(state: StateName) -> StateName:
+    return StateName(state.code, state.name, capital=True)
 
 
 def _capital(name: str) -> str:
@@ -283,8 +309,8 @@ def _propose(
     src_b, dst_b = src.binding(inst.binding), dst.binding(inst.binding)
     assert src_b is not None and dst_b is not None  # checked by _why_not
 
-    a, b = _prose(src.name), _prose(dst.name)
-    sentences = [_t("{a} and {b} are both bound by {basis} ({binding}).", a=_capital(a), b=b,
+    a, b = StateName(src.code, src.name), StateName(dst.code, dst.name)
+    sentences = [_t("{a} and {b} are both bound by {basis} ({binding}).", a=_first(a), b=b,
                     basis=inst.legal_basis, binding=inst.binding)]
     served = measure if measure in inst.measures else Measure.PRODUCTION
     cat_rule = next((c for c in inst.data_categories if c.code == category), None)
@@ -370,7 +396,7 @@ def _fallback(
     """No instrument applies: a bilateral MLA treaty if the two have one (never for extradition,
     which an MLA treaty does not cover), else letters rogatory, or for extradition a request
     through diplomatic channels, to the requested state's central authority."""
-    a, b = _prose(src.name), _prose(dst.name)
+    a, b = StateName(src.code, src.name), StateName(dst.code, dst.name)
     wanted = _measure_words(
         measure, _t("{category} data", category=category.value) if category else None)
     opening = (
@@ -403,7 +429,7 @@ def _fallback(
     if dst.code in src.bilateral_mla:
         sentences = (opening, _t(
             "{a} and {b} are parties to a bilateral MLA treaty (mutual legal assistance):"
-            " request it under that treaty through {to}.", a=_capital(a), b=b, to=to), *urgency)
+            " request it under that treaty through {to}.", a=_first(a), b=b, to=to), *urgency)
         return Proposal(
             instrument_code=BILATERAL_MLA,
             instrument_short_name="Bilateral MLA treaty",
