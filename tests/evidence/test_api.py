@@ -1,12 +1,13 @@
 """The evidence routes: streaming upload with claimed hashes, listing, custody; bad names
-(NUL, separators, non-UTF-8 bytes); and a truncated upload against a live server."""
+(NUL, separators, non-UTF-8 bytes); items withheld because their data are restricted; and a
+truncated upload against a live server."""
 
 from __future__ import annotations
 
 import hashlib
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import blake3
@@ -157,3 +158,17 @@ def test_truncated_upload_leaves_nothing(server: str, world: World, settings: Se
                 hashlib.sha256(sent).hexdigest()).exists()
     with factory() as s:
         assert s.scalar(select(func.count()).select_from(EvidenceItem)) == 0
+
+
+def test_an_item_whose_data_are_restricted_says_it_is_withheld(
+        client: TestClient, world: World, received: Callable[..., None]) -> None:
+    made = [client.post(_url(world, name), content=name.encode() * 100).json()
+            for name in ("a.img", "b.img")]
+    assert [m["withheld"] for m in made] == [None, None]
+    received(made[0]["exhibit_number"], restricted="refused")
+    received(made[1]["exhibit_number"])  # recorded data, not restricted
+    listed = client.get(f"/api/v1/cases/{world.case_reference}/evidence").json()
+    why = "restricted: refused, Reg. (EU) 2023/1543 Art. 4(5)"
+    assert [(i["exhibit_number"], i["withheld"]) for i in listed] == [
+        (made[0]["exhibit_number"], why), (made[1]["exhibit_number"], None)]
+    assert client.get(f"/api/v1/evidence/{made[0]['id']}").json()["withheld"] == why

@@ -12,14 +12,13 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import bagit
 import blake3
 import pytest
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -33,10 +32,7 @@ from rogatory.evidence.models import EvidenceItem
 from rogatory.evidence.service import AcquisitionMetadata
 from rogatory.evidence.store import EvidenceStore
 from rogatory.evidence.verify import Report, verify_package
-from rogatory.requests import service as requests_service
-from rogatory.safeguards.models import ReceivedData
 from rogatory.timestamp.client import timestamper
-from service.test_requests import draft
 
 pytestmark = pytest.mark.usefixtures("evidence_tables")
 
@@ -430,39 +426,6 @@ def test_cli_export_and_verify(settings: Settings, world: World, items: list[Evi
 
 
 # --- restricted and deleted data stay out ------------------------------------------------------
-
-
-@pytest.fixture
-def received(factory: sessionmaker[Session], engine: Engine, world: World,
-             clock: ManualClock) -> Iterator[Callable[..., None]]:
-    """Records data received on a request of the case under an exhibit number, restricted or
-    deleted as asked; the rows are removed afterwards (before `factory` empties the requests)."""
-    with factory() as s:
-        request = requests_service.create_request(
-            session=s, actor=world.actors["fr_prosecutor"], draft=draft(world), clock=clock)
-        s.commit()
-        request_id = request.id
-
-    def record(exhibit: str, *, restricted: str | None = None, deleted: bool = False) -> None:
-        now = clock.now()
-        with factory() as s:
-            s.add(ReceivedData(
-                id=str(uuid.uuid4()), request_id=request_id, category="subscriber",
-                description="Subscriber data", purpose="Identify the account holder",
-                evidence_reference=exhibit, received_on=now.date(),
-                retention_until=now.date(), review_due_on=now.date(),
-                restricted=restricted is not None, restriction_reason=restricted,
-                restriction_basis="Reg. (EU) 2023/1543 Art. 4(5)" if restricted else None,
-                deleted_at=now if deleted else None,
-                deletion_reason="retention period over" if deleted else None,
-                recorded_by_user_id=world.actors["fr_prosecutor"].user_id,
-                recorded_by_authority_id=world.actors["fr_prosecutor"].authority_id,
-                recorded_at=now))
-            s.commit()
-
-    yield record
-    with engine.begin() as conn:
-        conn.execute(delete(ReceivedData))
 
 
 def test_restricted_data_stay_out_of_the_package_and_the_package_says_so(

@@ -28,6 +28,7 @@ from rogatory.evidence import service
 from rogatory.evidence.models import CustodyEvent, CustodyKind, EvidenceItem
 from rogatory.evidence.store import EvidenceStore
 from rogatory.requests.schemas import Body
+from rogatory.safeguards import records
 from rogatory.timestamp.client import timestamper
 
 router = APIRouter(tags=["evidence"])
@@ -60,6 +61,14 @@ class EvidenceRead(BaseModel):
     ingested_at: datetime
     ingested_by: str
     authority_id: str
+    # why the item may no longer be used: the data it holds were received on a request and are
+    # restricted or deleted (it never leaves in a court package); None when nothing restricts it
+    withheld: str | None = None
+
+    @classmethod
+    def of(cls, item: EvidenceItem, withheld: dict[str, str]) -> EvidenceRead:
+        return cls.model_validate(item).model_copy(
+            update={"withheld": withheld.get(item.exhibit_number)})
 
 
 class CustodyRead(BaseModel):
@@ -169,7 +178,7 @@ async def ingest(
             session.commit()
             raise
         session.commit()
-        return EvidenceRead.model_validate(item)
+        return EvidenceRead.of(item, records.withheld_exhibits(session, item.case_id))
 
     return await run_in_threadpool(run)
 
@@ -178,13 +187,14 @@ async def ingest(
             summary="The evidence items of a case")
 def list_items(reference: str, session: SessionDep, actor: CurrentActor) -> list[EvidenceRead]:
     items = service.list_items(session=session, actor=actor, case_reference=reference)
-    return [EvidenceRead.model_validate(i) for i in items]
+    withheld = records.withheld_exhibits(session, items[0].case_id) if items else {}
+    return [EvidenceRead.of(i, withheld) for i in items]
 
 
 @router.get("/evidence/{item_id}", response_model=EvidenceRead, summary="One evidence item")
 def get_item(item_id: str, session: SessionDep, actor: CurrentActor) -> EvidenceRead:
     item: EvidenceItem = service.get_item(session=session, actor=actor, item_id=item_id)
-    return EvidenceRead.model_validate(item)
+    return EvidenceRead.of(item, records.withheld_exhibits(session, item.case_id))
 
 
 @router.get("/evidence/{item_id}/custody", response_model=list[CustodyRead],

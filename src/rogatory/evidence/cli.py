@@ -32,10 +32,15 @@ AsOpt = Annotated[str, typer.Option("--as", envvar="ROGATORY_USER",
                                     help="Act as this user (the node's operator acts for them)")]
 
 
-def _item_dict(item: Any) -> dict[str, Any]:
+def _item_dict(session: Any, item: Any, withheld: dict[str, str] | None = None) -> dict[str, Any]:
+    """An item as the API shows it, with why it is withheld, if it is (`withheld`: the case's
+    withheld exhibits, read here when not given)."""
     from rogatory.evidence.api import EvidenceRead
+    from rogatory.safeguards import records
 
-    return EvidenceRead.model_validate(item).model_dump(mode="json")
+    if withheld is None:
+        withheld = records.withheld_exhibits(session, item.case_id)
+    return EvidenceRead.of(item, withheld).model_dump(mode="json")
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
@@ -128,7 +133,7 @@ def ingest(
                             claimed={"sha256": sha256} if sha256 else None,
                             legacy_hashes=legacy_hashes, clock=clock,
                             timestamp=timestamper(settings), sha512=with_sha512)
-                        done.append(_item_dict(item))
+                        done.append(_item_dict(session, item))
                 except service.ClaimedHashMismatch as refused:
                     with root._session() as session:
                         for refusal in refused.refusals:
@@ -153,15 +158,20 @@ def list_items(case: Annotated[str, typer.Option(help="Case reference")], user: 
     from rogatory.evidence import service
 
     def body() -> None:
+        from rogatory.safeguards import records
+
         with root._session() as session:
-            rows = [_item_dict(i) for i in service.list_items(
-                session=session, actor=root._actor(session, user), case_reference=case)]
+            items = service.list_items(session=session, actor=root._actor(session, user),
+                                       case_reference=case)
+            withheld = records.withheld_exhibits(session, items[0].case_id) if items else {}
+            rows = [_item_dict(session, i, withheld) for i in items]
         if as_json:
             root._print_json(rows)
             return
-        root._table(f"Evidence of {case}", ["exhibit", "name", "size", "sha256", "id"], [
-            [r["exhibit_number"], r["display_name"], r["size"], r["sha256"], r["id"]]
-            for r in rows])
+        root._table(f"Evidence of {case}",
+                    ["exhibit", "name", "size", "sha256", "id", "withheld"], [
+                        [r["exhibit_number"], r["display_name"], r["size"], r["sha256"], r["id"],
+                         r["withheld"] or ""] for r in rows])
 
     root._run(body)
 
@@ -174,9 +184,9 @@ def show(item_id: str, user: AsOpt, as_json: JsonOpt = False) -> None:
 
     def body() -> None:
         with root._session() as session:
-            data = _item_dict(service.get_item(session=session,
-                                               actor=root._actor(session, user),
-                                               item_id=item_id))
+            data = _item_dict(session, service.get_item(session=session,
+                                                        actor=root._actor(session, user),
+                                                        item_id=item_id))
         if as_json:
             root._print_json(data)
             return

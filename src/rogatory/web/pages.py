@@ -39,6 +39,7 @@ from rogatory.requests import service, views
 from rogatory.requests.enums import DataCategory, Measure, Rank, State, Verb
 from rogatory.requests.labels import label
 from rogatory.requests.models import TimelineEvent
+from rogatory.safeguards import records
 from rogatory.safeguards import service as safeguards
 from rogatory.web import workspace
 from rogatory.web.auth import PortalActor
@@ -279,13 +280,15 @@ def _request_page(request: Request, session: Session, actor: Actor, request_id: 
         .order_by(TimelineEvent.id))]
     items = evidence.list_items(session=session, actor=actor,
                                 case_reference=read.case_reference)
+    withheld = records.withheld_exhibits(session, found.case_id) if items else {}
     assessments = _quietly(lambda: safeguards.list_assessments(
         session=session, actor=actor, request_id=found.id))
     decisions = _quietly(lambda: safeguards.list_decisions(
         session=session, actor=actor, request_id=found.id))
     return page(request, "request.html", actor, status=status, req=read, rendered=rendered,
                 here=f"/requests/{found.id}",
-                events=events, instrument=instrument, items=items, assessments=assessments,
+                events=events, instrument=instrument, items=items, withheld=withheld,
+                assessments=assessments,
                 decisions=decisions, failure=failure, languages_names=LANGUAGES,
                 may_upload=actor.role in evidence.INGEST_ROLES, now=now,
                 translation_states=TRANSLATION_STATES, tool_version=__version__,
