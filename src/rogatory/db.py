@@ -1,5 +1,6 @@
 """Database plumbing: the declarative base, a UTC datetime column type, engines for SQLite and
-PostgreSQL, and the one place a unit of work commits."""
+PostgreSQL, the one place a unit of work commits, and the hot paths' statements run on the
+driver's cursor (`driver_execute`, `driver_sql`) with their rows made ORM instances (`loaded`)."""
 
 from __future__ import annotations
 
