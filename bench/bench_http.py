@@ -13,10 +13,16 @@ synchronous GET route on the same path returning a constant JSON body of about t
 no middleware, no database) served by uvicorn with the options `rogatory serve` uses (one
 worker, log level warning, default loop and HTTP implementation), on another loopback port.
 
+The two servers are measured in alternating rounds (`--rounds`, 3 by default: bare then node,
+node then bare, bare then node), each run `--duration` seconds; the verdicts use the median
+ratio and the median p99, so that a change of the machine's speed during the run (it shares a
+host) weighs on both sides alike. Each round's figures are printed.
+
 Both servers are stopped at the end, also on error. `wrk` must be installed (Debian: `apt-get
 install wrk`); without it the script says so and exits 2.
 
-Run: `.venv/bin/python bench/bench_http.py [--duration S] [--connections C] [--threads T]`.
+Run: `.venv/bin/python bench/bench_http.py [--duration S] [--rounds N] [--connections C]
+[--threads T] [--show-wrk]`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -199,6 +206,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of one run on each server, alternating which goes first "
+                             "(3)")
     parser.add_argument("--connections", type=int, default=64, help="wrk -c (64)")
     parser.add_argument("--threads", type=int, default=2, help="wrk -t (2)")
     parser.add_argument("--warmup", type=int, default=2,
@@ -264,33 +274,43 @@ def main() -> int:
         if args.warmup > 0:
             run_wrk(wrk, bare_url, token, duration=args.warmup, **options)
             run_wrk(wrk, node_url, token, duration=args.warmup, **options)
-        base = run_wrk(wrk, bare_url, token, duration=args.duration, **options)
-        got = run_wrk(wrk, node_url, token, duration=args.duration, **options)
-
-        ratio = got.requests_per_second / base.requests_per_second
-        valid = not got.problems and not base.problems
+        # Rounds alternate which server goes first, so that a drift of the machine's speed
+        # (other tenants of the host) weighs on both sides alike; the verdicts use the medians.
+        rounds: list[tuple[WrkResult, WrkResult]] = []
+        for n in range(args.rounds):
+            order = [("bare", bare_url), ("rogatory", node_url)]
+            if n % 2:
+                order.reverse()
+            done = {name: run_wrk(wrk, url, token, duration=args.duration, **options)
+                    for name, url in order}
+            rounds.append((done["rogatory"], done["bare"]))
+        ratios = [got.requests_per_second / base.requests_per_second for got, base in rounds]
+        ratio = statistics.median(ratios)
+        p99 = statistics.median(got.p99_ms for got, _ in rounds)
+        invalid = [(name, n, r) for n, (got, base) in enumerate(rounds, start=1)
+                   for name, r in (("rogatory", got), ("bare", base)) if r.problems]
+        valid = not invalid
         print(f"GET /api/v1/requests/{{id}} as {DEMO_USER} ({real['reference']}, "
               f"{len(body):,} bytes; bare body {len(bare_sample):,} bytes)")
         print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency, "
-              "loopback, one uvicorn worker each")
-        print(f"  rogatory   {got.requests_per_second:10,.0f} requests/s   "
-              f"p99 {got.p99_ms:8.2f} ms   ({got.requests:,} responses)")
-        print(f"  bare       {base.requests_per_second:10,.0f} requests/s   "
-              f"p99 {base.p99_ms:8.2f} ms   ({base.requests:,} responses; bare FastAPI "
-              "endpoint, constant JSON)")
-        print(f"  ratio      {ratio:10.2f}                (rogatory / bare)")
-        for name, result in (("rogatory", got), ("bare", base)):
-            if result.problems:
-                print(f"  INVALID run ({name}): {'; '.join(result.problems)} "
-                      "- timed-out requests are not in wrk's latency figures")
+              f"loopback, one uvicorn worker each, {args.rounds} alternating rounds")
+        for n, (got, base) in enumerate(rounds, start=1):
+            print(f"  round {n}: rogatory {got.requests_per_second:8,.0f} requests/s "
+                  f"p99 {got.p99_ms:8.2f} ms | bare {base.requests_per_second:8,.0f} "
+                  f"requests/s p99 {base.p99_ms:7.2f} ms | ratio {ratios[n - 1]:.2f}")
+        print(f"  median     ratio {ratio:.2f} (rogatory / bare), rogatory p99 {p99:.2f} ms")
+        for name, n, result in invalid:
+            print(f"  INVALID round {n} ({name}): {'; '.join(result.problems)} "
+                  "- timed-out requests are not in wrk's latency figures")
         print(f"  throughput target >= {THROUGHPUT_TARGET:.0%} of bare: "
               f"{verdict(valid and ratio >= THROUGHPUT_TARGET)}")
         print(f"  p99 target < {P99_TARGET_MS:g} ms at {args.connections} connections: "
-              f"{verdict(valid and got.p99_ms < P99_TARGET_MS)}")
+              f"{verdict(valid and p99 < P99_TARGET_MS)}")
         # wrk is a closed loop: each connection waits for its answer before asking again, so
         # the mean latency is connections / throughput (Little's law) whatever the server does
-        floor = {name: 1000 * args.connections / r.requests_per_second
-                 for name, r in (("rogatory", got), ("bare", base))}
+        floor = {name: 1000 * args.connections / statistics.median(
+            r[i].requests_per_second for r in rounds) for i, name in enumerate(("rogatory",
+                                                                               "bare"))}
         print(f"  closed-loop mean latency (connections / throughput): rogatory "
               f"{floor['rogatory']:.0f} ms, bare {floor['bare']:.0f} ms; a p99 under "
               f"{P99_TARGET_MS:g} ms needs more than "
@@ -304,8 +324,9 @@ def main() -> int:
             if errors:
                 print(f"  {server.name} logged {len(errors):,} error(s); last: {errors[-1]}")
         if args.show_wrk:
-            for name, result in (("rogatory", got), ("bare", base)):
-                print(f"\n--- wrk output, {name}:\n{result.output}")
+            for n, (got, base) in enumerate(rounds, start=1):
+                for name, result in (("rogatory", got), ("bare", base)):
+                    print(f"\n--- wrk output, round {n}, {name}:\n{result.output}")
     return 0
 
 
