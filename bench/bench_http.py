@@ -11,7 +11,8 @@ first request that `GET /api/v1/requests` lists for her.
 Baseline, in the same run: a bare FastAPI app (a module written to the temporary directory, one
 synchronous GET route on the same path returning a constant JSON body of about the same size,
 no middleware, no database) served by uvicorn with the options `rogatory serve` uses (one
-worker, log level warning, default loop and HTTP implementation), on another loopback port.
+worker, log level warning, Python's asyncio event loop (`rogatory.cli.EVENT_LOOP`), the default
+HTTP implementation), on another loopback port.
 
 The two servers are measured in alternating rounds (`--rounds`, 3 by default: bare then node,
 node then bare, bare then node), each run `--duration` seconds; the verdicts use the median
@@ -45,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rogatory.cli import EVENT_LOOP
 from rogatory.config import DEFAULT_SECRET
 from rogatory.identity.service import demo_token
 
@@ -262,7 +264,7 @@ def main() -> int:
         bare = Server(
             "bare uvicorn",
             [sys.executable, "-m", "uvicorn", "bare_app:app", "--host", HOST, "--port",
-             str(bare_port), "--workers", "1", "--log-level", "warning"],
+             str(bare_port), "--workers", "1", "--log-level", "warning", "--loop", EVENT_LOOP],
             clean_env(BENCH_BARE_BODY=bare_body, PYTHONPATH=str(work)), work, work / "bare.log",
         )
         stack.callback(bare.stop)

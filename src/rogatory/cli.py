@@ -29,6 +29,9 @@ from rogatory.identity.policy import Actor
 from rogatory.requests.enums import DataCategory, Measure, State, Verb
 from rogatory.requests.workflow import SYSTEM_VERBS
 
+EVENT_LOOP = "asyncio"
+"""The event loop `rogatory serve` runs uvicorn on (see `serve`)."""
+
 app = typer.Typer(help="Rogatory: cross-border judicial cooperation against cybercrime.",
                   pretty_exceptions_show_locals=False,
                   no_args_is_help=True)
@@ -267,7 +270,11 @@ def serve() -> None:
                ["user", "role", "authority", "TOTP secret", "API token"],
                [[u["username"], u["role"], u["authority"], u["totp_secret"], u["token"]]
                 for u in logins])
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning")
+    # Python's own event loop, not uvloop: saturated by 64 connections, uvloop served about 1%
+    # of the reads in 1-4 s while asyncio's loop kept every one under 0.6 s, at the same
+    # throughput (bench/bench_http.py; README, Benchmarks).
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning",
+                loop=EVENT_LOOP)
     stop.set()
 
 
