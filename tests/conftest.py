@@ -11,31 +11,34 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import Engine, create_engine, delete, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import rogatory.models
 from rogatory.app import create_app
-from rogatory.audit.models import AccessRecord
 from rogatory.bootstrap import migrate
 from rogatory.clock import ManualClock, SystemClock
 from rogatory.config import Settings
 from rogatory.db import make_engine, make_session_factory
 from rogatory.directory import seed
 from rogatory.directory import service as directory
+from rogatory.evidence.service import AcquisitionMetadata
 from rogatory.identity import service as identity
-from rogatory.identity.models import ApiToken, RecoveryCode, Role, User
+from rogatory.identity.models import Role
 from rogatory.identity.policy import Actor
-from rogatory.requests.models import Case, Deadline, Request, TimelineEvent
+from rogatory.requests import service as requests_service
+from rogatory.requests.models import Case
+from rogatory.safeguards.models import ReceivedData
 from rogatory.timestamp.authority import ensure_tsa
 
 PG_URL = os.environ.get(
@@ -87,18 +90,20 @@ def engine(settings: Settings) -> Iterator[Engine]:
     eng.dispose()
 
 
+SEEDED_ONCE = frozenset({"jurisdictions", "authorities"})
+"""The directory, seeded once per run (`settings`); every other table is emptied after each
+test that used `factory`."""
+
+
 @pytest.fixture
 def factory(engine: Engine) -> Iterator[sessionmaker[Session]]:
-    """A session factory; tables written by tests are emptied afterwards."""
+    """A session factory; every table but the directory is emptied afterwards, children first
+    (in the reverse of the tables' dependency order)."""
     yield make_session_factory(engine)
     with engine.begin() as conn:
-        for model in (AccessRecord, TimelineEvent, Deadline, Request, Case, ApiToken,
-                      RecoveryCode, User):
-            conn.execute(delete(model))
-        extra = [t for t in rogatory.models.Base.metadata.sorted_tables
-                 if t.name.startswith("ledger_")]
-        for table in reversed(extra):
-            conn.execute(table.delete())
+        for table in reversed(rogatory.models.Base.metadata.sorted_tables):
+            if table.name not in SEEDED_ONCE:
+                conn.execute(table.delete())
 
 
 @pytest.fixture
@@ -190,3 +195,45 @@ def live_server(settings: Settings, world: World) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def metadata() -> AcquisitionMetadata:
+    return AcquisitionMetadata(
+        examiner="Lt. Claire Dubois", acquired_at=START - timedelta(days=1),
+        tool="FTK Imager", tool_version="4.7.1", method="logical acquisition",
+        source_device="Seized laptop, serial 5CG1234", seal_number="SCELLE-0042",
+        place="Paris, OFAC lab")
+
+
+@pytest.fixture
+def received(factory: sessionmaker[Session], world: World,
+             clock: ManualClock) -> Callable[..., None]:
+    """Records data received on a request of the case under an exhibit number, restricted or
+    deleted as asked."""
+    from service.test_requests import draft  # a test module importing this one
+
+    with factory() as s:
+        request = requests_service.create_request(
+            session=s, actor=world.actors["fr_prosecutor"], draft=draft(world), clock=clock)
+        s.commit()
+        request_id = request.id
+
+    def record(exhibit: str, *, restricted: str | None = None, deleted: bool = False) -> None:
+        now = clock.now()
+        with factory() as s:
+            s.add(ReceivedData(
+                id=str(uuid.uuid4()), request_id=request_id, category="subscriber",
+                description="Subscriber data", purpose="Identify the account holder",
+                evidence_reference=exhibit, received_on=now.date(),
+                retention_until=now.date(), review_due_on=now.date(),
+                restricted=restricted is not None, restriction_reason=restricted,
+                restriction_basis="Reg. (EU) 2023/1543 Art. 4(5)" if restricted else None,
+                deleted_at=now if deleted else None,
+                deletion_reason="retention period over" if deleted else None,
+                recorded_by_user_id=world.actors["fr_prosecutor"].user_id,
+                recorded_by_authority_id=world.actors["fr_prosecutor"].authority_id,
+                recorded_at=now))
+            s.commit()
+
+    return record

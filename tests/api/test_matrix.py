@@ -49,7 +49,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from conftest import World, serving
@@ -58,20 +58,8 @@ from rogatory.bootstrap import ensure_node_key
 from rogatory.clock import ManualClock
 from rogatory.config import Settings
 from rogatory.deps import session_cookie_name
-from rogatory.evidence.models import CustodyEvent, EvidenceItem, IngestRefusal
 from rogatory.identity import service as identity
 from rogatory.identity.models import Role
-from rogatory.safeguards.models import (
-    AnalyticTool,
-    Assessment,
-    Decision,
-    DecisionTool,
-    EnforcementNotification,
-    InformingDeferral,
-    NonExecutionNotice,
-    OnwardTransfer,
-    ReceivedData,
-)
 
 # --- the places and the people -------------------------------------------------------------------
 
@@ -606,10 +594,6 @@ ASSESSMENT: dict[str, Any] = {
 }
 EVIDENCE_META = ("original_name=disk.img&examiner=Claire&acquired_at=2026-11-01T10:00:00Z"
                  "&tool=FTK&tool_version=4.7&method=logical&seal_number=S-1")
-SAFEGUARD_TABLES = (DecisionTool, OnwardTransfer, InformingDeferral, NonExecutionNotice,
-                    ReceivedData, EnforcementNotification, Decision, Assessment, AnalyticTool,
-                    CustodyEvent, IngestRefusal, EvidenceItem)
-
 
 @dataclass(repr=False)
 class Matrix:
@@ -725,9 +709,6 @@ def app(settings: Settings, clock: ManualClock, engine: Engine,
     yield application
     application.state.audit.close()  # what the server does when it stops
     application.state.engine.dispose()
-    with engine.begin() as conn:  # before `factory` empties the tables it knows
-        for model in SAFEGUARD_TABLES:
-            conn.execute(delete(model))
 
 
 @pytest.fixture

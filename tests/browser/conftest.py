@@ -24,12 +24,11 @@ from typing import Any
 import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from conftest import World
 from rogatory.clock import SystemClock
-from rogatory.evidence.models import CustodyEvent, EvidenceItem, IngestRefusal
 from rogatory.identity import credentials
 from rogatory.identity.models import User
 
@@ -78,17 +77,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def evidence_tables(engine: Engine, factory: object) -> Iterator[None]:
-    """Empties the evidence tables (children first) before `factory` empties the ones it
-    knows (a case cannot go while evidence points at it)."""
-    yield
-    with engine.begin() as conn:
-        for model in (CustodyEvent, IngestRefusal, EvidenceItem):
-            conn.execute(delete(model))
-
-
-@pytest.fixture
-def portal(live_server: str, evidence_tables: None) -> str:
+def portal(live_server: str) -> str:
     """The base URL of the node under test."""
     return f"http://{live_server}"
 

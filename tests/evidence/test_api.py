@@ -22,7 +22,7 @@ from rogatory.clock import ManualClock
 from rogatory.config import Settings
 from rogatory.evidence.models import EvidenceItem, IngestRefusal
 
-pytestmark = pytest.mark.usefixtures("evidence_tables")
+pytestmark = pytest.mark.usefixtures("factory")  # empties what the tests write
 
 META = ("examiner=Claire&acquired_at=2026-11-01T10:00:00Z&tool=FTK&tool_version=4.7"
         "&method=logical&seal_number=S-1")

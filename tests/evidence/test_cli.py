@@ -14,7 +14,7 @@ from conftest import World
 from rogatory.cli import app
 from rogatory.config import Settings
 
-pytestmark = pytest.mark.usefixtures("evidence_tables")
+pytestmark = pytest.mark.usefixtures("factory")  # empties what the tests write
 
 
 def _env(settings: Settings) -> dict[str, str]:

@@ -21,7 +21,7 @@ from rogatory.evidence.models import CustodyEvent, EvidenceItem
 from rogatory.evidence.store import EvidenceStore
 from rogatory.ledger import store as ledger
 
-pytestmark = pytest.mark.usefixtures("evidence_tables")
+pytestmark = pytest.mark.usefixtures("factory")  # empties what the tests write
 
 DRIVER = Path(__file__).with_name("ingest_driver.py")
 CHUNKS = 24

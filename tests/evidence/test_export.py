@@ -34,7 +34,7 @@ from rogatory.evidence.store import EvidenceStore
 from rogatory.evidence.verify import Report, verify_package
 from rogatory.timestamp.client import timestamper
 
-pytestmark = pytest.mark.usefixtures("evidence_tables")
+pytestmark = pytest.mark.usefixtures("factory")  # empties what the tests write
 
 VENV_BIN = Path(sys.executable).parent
 PAYLOAD_A = os.urandom(3 * (1 << 20) + 17)

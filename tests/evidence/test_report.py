@@ -25,7 +25,7 @@ from rogatory.evidence.report import (
 )
 from rogatory.evidence.verify import verify_package
 
-pytestmark = pytest.mark.usefixtures("evidence_tables")
+pytestmark = pytest.mark.usefixtures("factory")  # empties what the tests write
 
 items = exported.items  # the fixtures: two items with custody events, their package
 package = exported.package

@@ -23,7 +23,7 @@ from rogatory.evidence.store import CHUNK_SIZE, EvidenceStore
 from rogatory.ledger import merkle
 from rogatory.ledger import store as ledger
 
-pytestmark = pytest.mark.usefixtures("evidence_tables")
+pytestmark = pytest.mark.usefixtures("factory")  # empties what the tests write
 
 
 def _chunks(data: bytes) -> list[bytes]:

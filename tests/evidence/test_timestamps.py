@@ -26,8 +26,7 @@ META = ("examiner=Claire&acquired_at=2026-11-01T10:00:00Z&tool=FTK&tool_version=
 
 
 @pytest.fixture
-def client(settings: Settings, clock: ManualClock, world: World,
-           evidence_tables: None) -> Iterator[TestClient]:
+def client(settings: Settings, clock: ManualClock, world: World) -> Iterator[TestClient]:
     with TestClient(create_app(settings, clock)) as c:
         c.headers["Authorization"] = f"Bearer {world.tokens['fr_prosecutor']}"
         yield c

@@ -3,13 +3,12 @@ empties the tables it knows, and helpers that carry requests through the real se
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from conftest import World  # the suite-wide conftest (tests/ is on sys.path)
@@ -22,31 +21,9 @@ from rogatory.requests.enums import Verb
 from rogatory.requests.models import Case, Request
 from rogatory.safeguards import service as safeguards
 from rogatory.safeguards.models import (
-    AnalyticTool,
-    Assessment,
     Decision,
-    DecisionTool,
-    EnforcementNotification,
-    InformingDeferral,
-    NonExecutionNotice,
-    OnwardTransfer,
-    ReceivedData,
 )
 from rogatory.safeguards.rules import AssessmentInput, Outcome, Stage
-
-TABLES = (DecisionTool, OnwardTransfer, InformingDeferral, NonExecutionNotice, ReceivedData,
-          EnforcementNotification, Decision, Assessment, AnalyticTool)
-
-
-@pytest.fixture
-def safeguard_tables(engine: Engine, factory: object) -> Iterator[None]:
-    """Use it in every test that writes safeguards rows: they go before the requests and
-    users that `factory` empties."""
-    yield
-    with engine.begin() as conn:
-        for model in TABLES:
-            conn.execute(delete(model))
-
 
 EPOC_FORM: dict[str, Any] = {
     "issuing_file_number": "PARQUET-J3-2026-0417",
@@ -173,7 +150,7 @@ class Flow:
 
 
 @pytest.fixture
-def flow(safeguard_tables: None, session: Session, world: World, clock: ManualClock) -> Flow:
+def flow(session: Session, world: World, clock: ManualClock) -> Flow:
     return Flow(session, world, clock)
 
 

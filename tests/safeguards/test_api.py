@@ -20,8 +20,6 @@ from rogatory.requests import service as requests_service
 
 from .conftest import EPOC_FORM, SECRET_NAME
 
-pytestmark = pytest.mark.usefixtures("safeguard_tables")
-
 ASSESSMENT: dict[str, Any] = {
     "offence": "Extortion and attacks on information systems (art. 312-1, 323-1 code pénal)",
     "maximum_penalty_years": 10,
@@ -37,8 +35,7 @@ ASSESSMENT: dict[str, Any] = {
 
 
 @pytest.fixture
-def app(safeguard_tables: None, settings: Settings, clock: ManualClock,
-        world: World) -> Iterator[FastAPI]:
+def app(settings: Settings, clock: ManualClock, world: World) -> Iterator[FastAPI]:
     application = create_app(settings, clock)
     yield application
     application.state.engine.dispose()

@@ -7,14 +7,14 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pyotp
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from conftest import World
@@ -23,13 +23,11 @@ from rogatory.audit.models import AccessRecord
 from rogatory.clock import ManualClock
 from rogatory.config import Settings
 from rogatory.evidence import service as evidence
-from rogatory.evidence.models import CustodyEvent, EvidenceItem
 from rogatory.evidence.service import AcquisitionMetadata
 from rogatory.evidence.store import EvidenceStore
 from rogatory.i18n import translate
 from rogatory.identity import credentials
 from rogatory.identity.models import User
-from rogatory.safeguards.models import ReceivedData
 
 PASSWORD = "correct horse battery staple"
 SECRET = "test-secret"
@@ -445,38 +443,22 @@ def test_portal_errors_are_pages_and_api_errors_json(app: FastAPI, clock: Manual
 
 def test_the_request_page_marks_evidence_whose_data_are_restricted(
         app: FastAPI, clock: ManualClock, totp: dict[str, str], world: World,
-        factory: sessionmaker[Session], settings: Settings, engine: Engine) -> None:
+        factory: sessionmaker[Session], settings: Settings, metadata: AcquisitionMetadata,
+        received: Callable[..., None]) -> None:
     prosecutor = open_browser(app, clock, totp, "fr_prosecutor")
     rid = start_epoc(prosecutor, world)
-    actor = world.actors["fr_prosecutor"]
-    try:
-        with factory() as s:
-            item = evidence.ingest(
-                session=s, store=EvidenceStore(settings.evidence_dir), actor=actor,
-                case_reference=world.case_reference, chunks=[b"subscriber export"],
-                original_name="export.csv", metadata=AcquisitionMetadata(
-                    examiner="Lt. Claire Dubois", acquired_at=clock.now(), tool="portal",
-                    tool_version="1", method="download", source_device="", seal_number="",
-                    place="Paris"),
-                claimed=None, legacy_hashes=False, clock=clock, timestamp=None)
-            now = clock.now()
-            s.add(ReceivedData(
-                id=str(uuid.uuid4()), request_id=rid, category="subscriber",
-                description="Subscriber data", purpose="Identify the account holder",
-                evidence_reference=item.exhibit_number, received_on=now.date(),
-                retention_until=now.date(), review_due_on=now.date(), restricted=True,
-                restriction_reason="lapsed", restriction_basis="Reg. (EU) 2023/1543 Art. 4(5)",
-                recorded_by_user_id=actor.user_id, recorded_by_authority_id=actor.authority_id,
-                recorded_at=now))
-            s.commit()
-            exhibit = item.exhibit_number
-        page = html.unescape(prosecutor.get(f"/requests/{rid}"))
-        row = re.search(r'<tr><td><a href="/evidence/[^"]+">' + re.escape(exhibit)
-                        + r"</a>(.*?)</tr>", page)
-        assert row, page
-        assert 'title="restricted: lapsed, Reg. (EU) 2023/1543 Art. 4(5)"' in row.group(1)
-        assert "Withheld: may not be used" in row.group(1)
-    finally:
-        with engine.begin() as conn:
-            for model in (ReceivedData, CustodyEvent, EvidenceItem):
-                conn.execute(delete(model))
+    with factory() as s:
+        item = evidence.ingest(
+            session=s, store=EvidenceStore(settings.evidence_dir),
+            actor=world.actors["fr_prosecutor"], case_reference=world.case_reference,
+            chunks=[b"subscriber export"], original_name="export.csv", metadata=metadata,
+            claimed=None, legacy_hashes=False, clock=clock, timestamp=None)
+        s.commit()
+        exhibit = item.exhibit_number
+    received(exhibit, restricted="lapsed")
+    page = html.unescape(prosecutor.get(f"/requests/{rid}"))
+    row = re.search(r'<tr><td><a href="/evidence/[^"]+">' + re.escape(exhibit)
+                    + r"</a>(.*?)</tr>", page)
+    assert row, page
+    assert 'title="restricted: lapsed, Reg. (EU) 2023/1543 Art. 4(5)"' in row.group(1)
+    assert "Withheld: may not be used" in row.group(1)
