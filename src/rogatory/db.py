@@ -129,7 +129,7 @@ class _Compiled:
     binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # in the driver's order
     constants: dict[str, Any]  # values written into the statement, e.g. `id == 1`
     keys: tuple[str, ...]  # of the columns returned (SELECT, RETURNING)
-    results: tuple[Callable[[Any], Any] | None, ...]  # their result processors
+    results: tuple[Callable[[Any], Any] | None, ...] | None  # theirs; None: no column has one
 
 
 @functools.cache
@@ -143,14 +143,14 @@ def _compiled(dialect: Dialect, statement: Statement, keys: frozenset[str]) -> _
         raise KeyError(f"no value for {missing} in {statement}")
     returned = (statement.selected_columns if isinstance(statement, Select)
                 else statement.exported_columns)
+    processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned]
     return _Compiled(
         sql=str(compiled), positional=compiled.positional,
         binds=tuple((n, compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect))
                     for n in names),
         constants=constants,
         keys=tuple(str(c.key) for c in returned),
-        results=tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
-                      for c in returned),
+        results=tuple(processors) if any(processors) else None,
     )
 
 
@@ -164,7 +164,7 @@ class DriverResult:
         processors = compiled.results
         self.rows: list[tuple[Any, ...]] = (
             [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in rows]
-            if any(processors) else [tuple(row) for row in rows])
+            if processors else [tuple(row) for row in rows])
 
     def first(self) -> tuple[Any, ...] | None:
         return self.rows[0] if self.rows else None

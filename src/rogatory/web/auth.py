@@ -11,7 +11,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from rogatory.clock import Clock
+from rogatory.config import Settings
 from rogatory.deps import (
     ClockDep,
     SessionDep,
@@ -117,13 +120,28 @@ def login(
     except Unauthenticated:
         session.commit()  # the failure counts towards the lockout
         return _login_form(request, safe_next(next), MSG_LOGIN_FAILED, status=401)
+    token = open_session(request, session, settings, clock, user)
+    return logged_in(request, settings, token, safe_next(next))
+
+
+def open_session(request: Request, session: Session, settings: Settings, clock: Clock,
+                 user: User) -> str:
+    """After a login (password or identity provider): end the session of any cookie from before
+    it — a session id from before the login is never kept (session fixation) — open a new one,
+    name the actor for the access log, and commit; returns the new session id."""
     old = request.cookies.get(session_cookie_name(settings))
-    if old:  # a session id from before the login is never kept (session fixation)
+    if old:
         identity.end_web_session(session=session, token=old, clock=clock)
     token = identity.open_web_session(session=session, user=user, clock=clock)
     request.state.actor = identity.actor_for(session, user)
     session.commit()
-    response = RedirectResponse(safe_next(next), status_code=303)
+    return token
+
+
+def logged_in(request: Request, settings: Settings, token: str, next_path: str) -> Response:
+    """The answer to a login: on to `next_path` with the session cookie, the login form's
+    nonce cookie gone."""
+    response = RedirectResponse(next_path, status_code=303)
     response.set_cookie(session_cookie_name(settings), token,
                         max_age=int(identity.WEB_SESSION_LIFETIME.total_seconds()),
                         **_cookie_flags(request))  # type: ignore[arg-type]

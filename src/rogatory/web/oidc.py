@@ -11,17 +11,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from rogatory.clock import Clock
 from rogatory.config import Settings
-from rogatory.deps import ClockDep, SessionDep, SettingsDep, session_cookie_name
+from rogatory.deps import ClockDep, SessionDep, SettingsDep
 from rogatory.errors import NotFound
 from rogatory.i18n import N_
 from rogatory.identity import oidc
-from rogatory.identity import service as identity
-from rogatory.web.auth import LOGIN_NONCE_COOKIE, _cookie_flags, _login_form, safe_next
+from rogatory.web.auth import (
+    _login_form,
+    logged_in,
+    open_session,
+    safe_next,
+)
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -83,19 +85,6 @@ async def oidc_login(request: Request, settings: SettingsDep, clock: ClockDep,
     return response
 
 
-def _open_session(request: Request, session: Session, settings: Settings, clock: Clock,
-                  username: str) -> str:
-    """As the password login does: end the session of any old cookie, open a new one."""
-    user = oidc.find_user(session, username)
-    old = request.cookies.get(session_cookie_name(settings))
-    if old:  # a session id from before the login is never kept (session fixation)
-        identity.end_web_session(session=session, token=old, clock=clock)
-    token = identity.open_web_session(session=session, user=user, clock=clock)
-    request.state.actor = identity.actor_for(session, user)
-    session.commit()
-    return token
-
-
 @router.get("/login/oidc/callback")
 async def oidc_callback(request: Request, session: SessionDep, settings: SettingsDep,
                         clock: ClockDep) -> Response:
@@ -109,16 +98,12 @@ async def oidc_callback(request: Request, session: SessionDep, settings: Setting
         next_path = safe_next(pending.next_path)
         username = await client.finish(pending, request.query_params,
                                        _redirect_uri(request, settings), now)
-        token = await run_in_threadpool(_open_session, request, session, settings, clock,
-                                        username)
+        token = await run_in_threadpool(lambda: open_session(
+            request, session, settings, clock, oidc.find_user(session, username)))
     except oidc.OidcRefused as exc:
         response = _refused(request, next_path, exc)
     else:
-        response = RedirectResponse(next_path, status_code=303)
-        response.set_cookie(session_cookie_name(settings), token,
-                            max_age=int(identity.WEB_SESSION_LIFETIME.total_seconds()),
-                            **_cookie_flags(request))  # type: ignore[arg-type]
-        response.delete_cookie(LOGIN_NONCE_COOKIE, path="/")
+        response = logged_in(request, settings, token, next_path)
     flags = _flow_cookie_flags(settings)
     response.delete_cookie(_flow_cookie(settings), **flags)  # type: ignore[arg-type]
     return response
